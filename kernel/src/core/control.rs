@@ -1,0 +1,61 @@
+//! Control requests, answered on the socket runtime so they get through while a cell runs.
+
+use super::kernel_info;
+use crate::protocol::sockets::Outbox;
+use crate::protocol::wire::{Identity, Message};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+pub async fn serve(
+    mut requests: mpsc::UnboundedReceiver<Message>,
+    identity: Identity,
+    outbox: Outbox,
+    python_version: String,
+) {
+    while let Some(msg) = requests.recv().await {
+        let status = |state: &str| {
+            outbox.publish(identity.broadcast(
+                Some(&msg.header),
+                "status",
+                json!({"execution_state": state}),
+            ))
+        };
+        let reply = |msg_type: &str, content| {
+            let _ = outbox.control.send(identity.reply(&msg, msg_type, content));
+        };
+        status("busy");
+        match msg.msg_type() {
+            "kernel_info_request" => {
+                reply("kernel_info_reply", kernel_info::content(&python_version))
+            }
+            "interrupt_request" => {
+                let ok = super::interrupt::interrupt_python();
+                reply(
+                    "interrupt_reply",
+                    if ok {
+                        json!({"status": "ok"})
+                    } else {
+                        json!({"status": "error", "ename": "InterruptError",
+                               "evalue": "the Python thread could not be signalled",
+                               "traceback": []})
+                    },
+                );
+            }
+            "shutdown_request" => {
+                let restart = msg.bool_field("restart", false);
+                let content = json!({"status": "ok", "restart": restart});
+                reply("shutdown_reply", content.clone());
+                outbox.publish(identity.broadcast(Some(&msg.header), "shutdown_reply", content));
+                status("idle");
+                outbox.flush().await;
+                // Give the control writer a moment to hand the reply to the socket.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                std::process::exit(0);
+            }
+            other => {
+                tracing::warn!("control: unsupported message type {other:?}, ignored");
+            }
+        }
+        status("idle");
+    }
+}

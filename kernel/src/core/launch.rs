@@ -1,0 +1,132 @@
+//! Starting a kernel from a connection file: sockets, then Python, then serving.
+//!
+//! Threads: this (the process's main) thread initialises CPython and then serves shell
+//! requests; tokio workers serve the sockets and control; heartbeat, the stream flusher and
+//! the fd readers have threads of their own. SIGINT is blocked everywhere but here, so an
+//! interrupt in `signal` mode lands on the thread that runs the cell.
+
+use super::{control, history, interrupt, shell::Shell};
+use crate::protocol::connection::ConnectionInfo;
+use crate::protocol::signing::Signer;
+use crate::protocol::sockets::{self, Inbox};
+use crate::protocol::wire::Identity;
+use crate::python::{bridge, capture, interpreter, PythonRuntime};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("pysheets-kernel: {message}");
+    ExitCode::FAILURE
+}
+
+pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
+    let info = match ConnectionInfo::from_file(connection_file) {
+        Ok(info) => info,
+        Err(e) => return fail(e),
+    };
+    init_logging();
+    interrupt::set_sigint_blocked(true);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sockets")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the socket runtime: {e}")),
+    };
+    let bound = match runtime.block_on(sockets::bind_all(&info)) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = sockets::start_heartbeat(&info) {
+        return fail(e);
+    }
+
+    let identity = Identity::new();
+    let signer = Arc::new(Mutex::new(Signer::new(&info.key)));
+    let (shell_tx, shell_rx) = std::sync::mpsc::channel();
+    let (stdin_tx, stdin_rx) = std::sync::mpsc::channel();
+    let (control_tx, control_rx) = tokio::sync::mpsc::unbounded_channel();
+    let outbox = {
+        let _guard = runtime.enter();
+        sockets::serve(
+            bound,
+            signer,
+            Inbox {
+                shell: shell_tx,
+                stdin: stdin_tx,
+                control: control_tx,
+            },
+        )
+    };
+    bridge::install(identity.clone(), outbox.clone(), stdin_rx);
+
+    interrupt::set_sigint_blocked(false);
+    interrupt::register_python_thread();
+    let python = interpreter::choose_python(python);
+    let py = match PythonRuntime::start(python.as_deref()) {
+        Ok(py) => py,
+        Err(e) => return fail(e),
+    };
+    tracing::info!(
+        "Python {} at {} (prefix {})",
+        py.info.version,
+        py.info.executable,
+        py.info.prefix
+    );
+    runtime.spawn(control::serve(
+        control_rx,
+        identity.clone(),
+        outbox.clone(),
+        py.info.version.clone(),
+    ));
+
+    // From here on fd 1 and 2 are pipes into the cell's output; the log keeps the real stderr.
+    let capture = {
+        let _mask = SigintBlocked::new();
+        match capture::Capture::start() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("output of C code and subprocesses will not be captured: {e}");
+                None
+            }
+        }
+    };
+    let history = history::History::open(history::default_path().as_deref());
+    Shell::new(identity, outbox, py, history, capture).run(shell_rx);
+    ExitCode::SUCCESS
+}
+
+/// Blocks SIGINT for threads spawned while it lives.
+struct SigintBlocked;
+
+impl SigintBlocked {
+    fn new() -> Self {
+        interrupt::set_sigint_blocked(true);
+        SigintBlocked
+    }
+}
+
+impl Drop for SigintBlocked {
+    fn drop(&mut self) {
+        interrupt::set_sigint_blocked(false);
+    }
+}
+
+/// The kernel's own log goes to the real stderr (a duplicate taken before fd 2 is captured),
+/// filtered by `PYSHEETS_LOG` (default: warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PYSHEETS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let Ok(stderr) = capture::saved_stderr() else {
+        return;
+    };
+    let stderr = Arc::new(stderr);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(move || stderr.clone())
+        .with_ansi(false)
+        .try_init();
+}

@@ -1,0 +1,223 @@
+//! Serving shell requests, in order, on the thread that runs Python.
+
+use super::{history::History, kernel_info};
+use crate::protocol::sockets::Outbox;
+use crate::protocol::wire::{Identity, Message};
+use crate::python::{bridge, capture::Capture, PythonRuntime};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::mpsc::Receiver;
+
+pub struct Shell {
+    pub identity: Identity,
+    pub outbox: Outbox,
+    pub runtime: PythonRuntime,
+    pub history: History,
+    pub capture: Option<Capture>,
+    execution_count: i64,
+    /// Requests that were queued behind a failed execute (with stop_on_error): executes among
+    /// them are answered `aborted`, as ipykernel does; the rest are served.
+    aborting: VecDeque<Message>,
+    aborting_count: usize,
+}
+
+impl Shell {
+    pub fn new(
+        identity: Identity,
+        outbox: Outbox,
+        runtime: PythonRuntime,
+        history: History,
+        capture: Option<Capture>,
+    ) -> Self {
+        Shell {
+            identity,
+            outbox,
+            runtime,
+            history,
+            capture,
+            execution_count: 0,
+            aborting: VecDeque::new(),
+            aborting_count: 0,
+        }
+    }
+
+    pub fn run(mut self, requests: Receiver<Message>) {
+        loop {
+            let msg = match self.aborting.pop_front() {
+                Some(m) => m,
+                None => match requests.recv() {
+                    Ok(m) => m,
+                    Err(_) => return,
+                },
+            };
+            let aborted = self.aborting_count > 0;
+            self.aborting_count = self.aborting_count.saturating_sub(1);
+            self.handle(&msg, &requests, aborted);
+        }
+    }
+
+    fn publish(&self, parent: &Message, msg_type: &str, content: Value) {
+        self.outbox.publish(
+            self.identity
+                .broadcast(Some(&parent.header), msg_type, content),
+        );
+    }
+
+    fn reply(&self, request: &Message, msg_type: &str, content: Value) {
+        let _ = self
+            .outbox
+            .shell
+            .send(self.identity.reply(request, msg_type, content));
+    }
+
+    fn handle(&mut self, msg: &Message, requests: &Receiver<Message>, aborted: bool) {
+        self.publish(msg, "status", json!({"execution_state": "busy"}));
+        match msg.msg_type() {
+            "execute_request" if aborted => self.abort(msg),
+            "execute_request" => self.execute(msg, requests),
+            "kernel_info_request" => self.reply(
+                msg,
+                "kernel_info_reply",
+                kernel_info::content(&self.runtime.info.version),
+            ),
+            "complete_request" => {
+                let code = msg.str_field("code");
+                let cursor = cursor_pos(msg, code);
+                self.reply(msg, "complete_reply", self.runtime.complete(code, cursor));
+            }
+            "inspect_request" => {
+                let code = msg.str_field("code");
+                let cursor = cursor_pos(msg, code);
+                let detail = msg.content["detail_level"].as_i64().unwrap_or(0);
+                let content = self.runtime.inspect(code, cursor, detail);
+                self.reply(msg, "inspect_reply", content);
+            }
+            "is_complete_request" => {
+                let content = self.runtime.is_complete(msg.str_field("code"));
+                self.reply(msg, "is_complete_reply", content);
+            }
+            "history_request" => {
+                let history = self.history.query(&msg.content);
+                self.reply(
+                    msg,
+                    "history_reply",
+                    json!({"status": "ok", "history": history}),
+                );
+            }
+            "comm_info_request" => {
+                let comms = self.runtime.comm_info(msg.str_field("target_name"));
+                self.reply(
+                    msg,
+                    "comm_info_reply",
+                    json!({"status": "ok", "comms": comms}),
+                );
+            }
+            kind @ ("comm_open" | "comm_msg" | "comm_close") => {
+                let b = bridge::get();
+                if let Some(b) = b {
+                    b.begin(msg, false, false);
+                }
+                let wire = json!({"header": msg.header, "content": msg.content,
+                                  "metadata": msg.metadata});
+                self.runtime.comm(kind, &wire);
+                self.finish_output(b);
+            }
+            "shutdown_request" => {
+                let restart = msg.bool_field("restart", false);
+                self.reply(
+                    msg,
+                    "shutdown_reply",
+                    json!({"status": "ok", "restart": restart}),
+                );
+                self.publish(msg, "status", json!({"execution_state": "idle"}));
+                super::exit_after_flush(&self.outbox);
+            }
+            other => tracing::warn!("shell: unknown message type {other:?}, ignored"),
+        }
+        self.publish(msg, "status", json!({"execution_state": "idle"}));
+    }
+
+    fn finish_output(&self, b: Option<&bridge::Bridge>) {
+        if let Some(c) = &self.capture {
+            c.sync();
+        }
+        if let Some(b) = b {
+            b.end();
+        }
+    }
+
+    fn abort(&self, msg: &Message) {
+        self.reply(
+            msg,
+            "execute_reply",
+            json!({"status": "aborted", "execution_count": self.execution_count,
+                   "user_expressions": {}, "payload": []}),
+        );
+    }
+
+    fn execute(&mut self, msg: &Message, requests: &Receiver<Message>) {
+        let code = msg.str_field("code");
+        let silent = msg.bool_field("silent", false);
+        let store_history = !silent && msg.bool_field("store_history", true);
+        let stop_on_error = msg.bool_field("stop_on_error", true);
+        if store_history {
+            self.execution_count += 1;
+        }
+        let count = self.execution_count;
+        if !silent {
+            self.publish(
+                msg,
+                "execute_input",
+                json!({"code": code, "execution_count": count}),
+            );
+        }
+        let b = bridge::get();
+        if let Some(b) = b {
+            b.begin(msg, silent, msg.bool_field("allow_stdin", true));
+        }
+        let request = json!({
+            "code": code,
+            "execution_count": count,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": msg.content.get("user_expressions").cloned().unwrap_or(json!({})),
+        });
+        let mut outcome = self.runtime.execute(&request);
+        self.finish_output(b);
+        if store_history {
+            self.history.store(count, code);
+        }
+        let failed = outcome["status"] != "ok";
+        let reply = outcome
+            .as_object_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut content = Value::Object(reply);
+        content["execution_count"] = json!(count);
+        content["payload"] = json!([]);
+        if content.get("user_expressions").is_none() {
+            content["user_expressions"] = json!({});
+        }
+        if failed {
+            content["status"] = json!("error");
+        }
+        self.reply(msg, "execute_reply", content);
+        if failed && stop_on_error {
+            // Only what was already queued when the error was answered: a request sent after
+            // the client saw the error is a new decision, not part of the failed batch.
+            while let Ok(next) = requests.try_recv() {
+                self.aborting.push_back(next);
+            }
+            self.aborting_count = self.aborting.len();
+        }
+    }
+}
+
+/// `cursor_pos` counts code points; a missing or out-of-range one means the end of the code.
+fn cursor_pos(msg: &Message, code: &str) -> usize {
+    let len = code.chars().count();
+    msg.content["cursor_pos"]
+        .as_u64()
+        .map(|c| (c as usize).min(len))
+        .unwrap_or(len)
+}

@@ -1,0 +1,208 @@
+//! The native module `_pysheets_native`: how Python code publishes output and asks for input.
+//!
+//! It reaches the kernel through one process-wide `Bridge`, set once before Python starts:
+//! CPython calls these functions with no other context.
+
+use crate::protocol::sockets::Outbox;
+use crate::protocol::wire::{Identity, Message};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use serde_json::{json, Value};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+/// How often buffered output is sent while a cell runs (ipykernel flushes every 0.2 s).
+pub const STREAM_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+struct RequestState {
+    /// The request being served: parent of everything published, and stdin's addressee.
+    request: Option<Message>,
+    /// A silent request publishes no output at all.
+    muted: bool,
+    allow_stdin: bool,
+    stdout: String,
+    stderr: String,
+}
+
+pub struct Bridge {
+    identity: Identity,
+    outbox: Outbox,
+    state: Mutex<RequestState>,
+    input_replies: Mutex<Receiver<Message>>,
+}
+
+static BRIDGE: OnceLock<Bridge> = OnceLock::new();
+
+pub fn install(identity: Identity, outbox: Outbox, input_replies: Receiver<Message>) {
+    let _ = BRIDGE.set(Bridge {
+        identity,
+        outbox,
+        state: Mutex::new(RequestState::default()),
+        input_replies: Mutex::new(input_replies),
+    });
+    std::thread::Builder::new()
+        .name("stream-flush".into())
+        .spawn(|| loop {
+            std::thread::sleep(STREAM_FLUSH_INTERVAL);
+            if let Some(b) = BRIDGE.get() {
+                b.flush_streams();
+            }
+        })
+        .expect("spawning the stream flusher");
+}
+
+pub fn get() -> Option<&'static Bridge> {
+    BRIDGE.get()
+}
+
+const OUTPUT_TYPES: &[&str] = &[
+    "stream",
+    "display_data",
+    "update_display_data",
+    "execute_result",
+    "error",
+    "clear_output",
+];
+
+impl Bridge {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RequestState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything published from now on belongs to `request`.
+    pub fn begin(&self, request: &Message, muted: bool, allow_stdin: bool) {
+        self.flush_streams();
+        let mut state = self.lock();
+        state.request = Some(request.clone());
+        state.muted = muted;
+        state.allow_stdin = allow_stdin;
+    }
+
+    pub fn end(&self) {
+        self.flush_streams();
+        let mut state = self.lock();
+        state.request = None;
+        state.muted = false;
+        state.allow_stdin = false;
+    }
+
+    pub fn write_stream(&self, name: &str, text: &str) {
+        let mut state = self.lock();
+        if state.muted {
+            return;
+        }
+        if name == "stderr" {
+            state.stderr.push_str(text);
+        } else {
+            state.stdout.push_str(text);
+        }
+    }
+
+    pub fn flush_streams(&self) {
+        let mut state = self.lock();
+        if state.stdout.is_empty() && state.stderr.is_empty() {
+            return;
+        }
+        let parent = state.request.as_ref().map(|r| r.header.clone());
+        for (name, text) in [
+            ("stdout", std::mem::take(&mut state.stdout)),
+            ("stderr", std::mem::take(&mut state.stderr)),
+        ] {
+            if !text.is_empty() {
+                let content = json!({"name": name, "text": text});
+                self.outbox
+                    .publish(self.identity.broadcast(parent.as_ref(), "stream", content));
+            }
+        }
+    }
+
+    pub fn publish(&self, msg_type: &str, content: Value) {
+        // Output written before a display must show before it.
+        self.flush_streams();
+        let state = self.lock();
+        if state.muted && OUTPUT_TYPES.contains(&msg_type) {
+            return;
+        }
+        let parent = state.request.as_ref().map(|r| r.header.clone());
+        self.outbox
+            .publish(self.identity.broadcast(parent.as_ref(), msg_type, content));
+    }
+
+    fn input_request(&self, prompt: &str, password: bool) -> Result<Message, &'static str> {
+        let state = self.lock();
+        let request = state
+            .request
+            .as_ref()
+            .ok_or("input() is only available while a cell runs")?;
+        if !state.allow_stdin {
+            return Err("input() is not available: this frontend does not accept input requests");
+        }
+        let content = json!({"prompt": prompt, "password": password});
+        Ok(self.identity.reply(request, "input_request", content))
+    }
+
+    /// Sends an input_request to the frontend that sent the running cell and waits for its
+    /// answer, staying interruptible.
+    fn request_input(&self, py: Python<'_>, prompt: &str, password: bool) -> PyResult<String> {
+        let msg = self
+            .input_request(prompt, password)
+            .map_err(PyRuntimeError::new_err)?;
+        let replies = || self.input_replies.lock().unwrap_or_else(|p| p.into_inner());
+        while replies().try_recv().is_ok() {} // answers to a question nobody asks any more
+        let _ = self.outbox.stdin.send(msg);
+        loop {
+            match py.detach(|| replies().recv_timeout(Duration::from_millis(50))) {
+                Ok(reply) if reply.msg_type() == "input_reply" => {
+                    return Ok(reply.str_field("value").to_string());
+                }
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err("the stdin channel is closed"))
+                }
+            }
+        }
+    }
+}
+
+fn bridge() -> PyResult<&'static Bridge> {
+    BRIDGE
+        .get()
+        .ok_or_else(|| PyRuntimeError::new_err("pysheets kernel bridge is not installed"))
+}
+
+#[pyfunction]
+fn publish(msg_type: &str, content: &str) -> PyResult<()> {
+    let content: Value =
+        serde_json::from_str(content).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    bridge()?.publish(msg_type, content);
+    Ok(())
+}
+
+#[pyfunction]
+fn write_stream(name: &str, text: &str) -> PyResult<()> {
+    bridge()?.write_stream(name, text);
+    Ok(())
+}
+
+#[pyfunction]
+fn flush_streams() -> PyResult<()> {
+    bridge()?.flush_streams();
+    Ok(())
+}
+
+#[pyfunction]
+fn request_input(py: Python<'_>, prompt: &str, password: bool) -> PyResult<String> {
+    bridge()?.request_input(py, prompt, password)
+}
+
+#[pymodule]
+pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(publish, m)?)?;
+    m.add_function(wrap_pyfunction!(write_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
+    m.add_function(wrap_pyfunction!(request_input, m)?)?;
+    Ok(())
+}

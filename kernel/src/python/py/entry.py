@@ -1,0 +1,110 @@
+"""The functions the Rust runtime calls. JSON in, JSON out, so the boundary stays one type."""
+
+import builtins
+import getpass
+import json
+import os
+import signal
+import sys
+
+from pysheets import comm, display, execution, introspect, magics, streams
+
+
+def setup():
+    # pyo3 initialises Python without signal handlers; interrupts need this one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.environ.setdefault("MPLBACKEND", "module://pysheets.mpl_backend")
+    sys.stdout = streams.KernelStream("stdout")
+    sys.stderr = streams.KernelStream("stderr")
+    builtins.input = streams.kernel_input
+    getpass.getpass = streams.kernel_getpass
+    builtins.display = display.display
+    builtins.update_display = display.update_display
+    builtins.clear_output = display.clear_output
+    builtins.__pysheets_magics__ = magics
+    sys.displayhook = _displayhook
+    _bridge_ipython()
+    return json.dumps({"version": sys.version.split()[0], "prefix": sys.prefix,
+                       "executable": sys.executable})
+
+
+def _displayhook(value):
+    if value is not None:
+        display.display(value)
+
+
+def _bridge_ipython():
+    """When IPython is installed, its `display` and `clear_output` publish through this kernel.
+
+    IPython is not imported here (it costs start-up time): a finder patches the module when the
+    user's code imports it.
+    """
+    import importlib.abc
+    import importlib.machinery
+
+    targets = {"IPython.core.display_functions", "IPython.display"}
+
+    class Patch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name not in targets:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            original = spec.loader.exec_module
+
+            def exec_module(module, original=original):
+                original(module)
+                _patch_ipython(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Patch())
+
+
+def _patch_ipython(module):
+    def ipython_display(*objs, **kwargs):
+        return display.display(*objs, **kwargs)
+
+    for name, value in (("display", ipython_display), ("clear_output", display.clear_output),
+                        ("update_display", display.update_display)):
+        if hasattr(module, name):
+            setattr(module, name, value)
+    if hasattr(module, "publish_display_data"):
+        module.publish_display_data = lambda data, metadata=None, *a, transient=None, **k: \
+            display.publish_display_data(data, metadata, transient)
+
+
+def execute_json(request):
+    r = json.loads(request)
+    reply = execution.execute(r["code"], r["execution_count"], r["silent"], r["store_history"])
+    if r.get("user_expressions"):
+        reply["user_expressions"] = execution.user_expressions(r["user_expressions"])
+    return json.dumps(reply, default=str)
+
+
+def complete_json(code, cursor_pos):
+    return json.dumps(introspect.complete(code, cursor_pos))
+
+
+def inspect_json(code, cursor_pos, detail_level):
+    return json.dumps(introspect.inspect_request(code, cursor_pos, detail_level), default=str)
+
+
+def is_complete_json(code):
+    return json.dumps(introspect.is_complete(code))
+
+
+def comm_json(msg_type, msg):
+    msg = json.loads(msg)
+    try:
+        {"comm_open": comm.handle_open, "comm_msg": comm.handle_msg,
+         "comm_close": comm.handle_close}[msg_type](msg)
+    except BaseException as exc:
+        execution.publish_error(execution.format_exception(exc))
+    return "null"
+
+
+def comm_info_json(target_name):
+    return json.dumps(comm.info(target_name))

@@ -1,0 +1,107 @@
+"""The few magics a Python kernel is expected to accept, without IPython.
+
+Lines starting with `%` or `!` (at any indentation, since VS Code sends `%matplotlib inline`
+inside a `try:` block) become calls to the functions below before the code is parsed.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+_LINE = re.compile(r"^([ \t]*)(%(?=[A-Za-z_])|!(?=[^=\s]))(.*)$")
+
+
+def transform(code):
+    """Rewrites magic lines into calls; leaves every other line as it is."""
+    if "%" not in code and "!" not in code:
+        return code
+    out = []
+    for line in code.split("\n"):
+        m = _LINE.match(line)
+        if m:
+            indent, kind, rest = m.groups()
+            if kind == "!":
+                out.append(f"{indent}__pysheets_magics__.system({rest!r})")
+            else:
+                out.append(f"{indent}__pysheets_magics__.line_magic({rest!r})")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def system(cmd):
+    """`!cmd`: runs in a shell; its output goes through the kernel's captured descriptors."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, errors="replace")
+    if proc.stdout:
+        sys.stdout.write(proc.stdout)
+    if proc.stderr:
+        sys.stderr.write(proc.stderr)
+    return None
+
+
+def _pip(args):
+    cmd = [sys.executable, "-m", "pip"] + shlex.split(args)
+    system(" ".join(shlex.quote(c) for c in cmd))
+    print("Note: you may need to restart the kernel to use updated packages.")
+
+
+def _matplotlib(args):
+    # Figures are always shown inline by the kernel's own backend; the argument is accepted.
+    os.environ.setdefault("MPLBACKEND", "module://pysheets.mpl_backend")
+
+
+def _config(args):
+    # IPython configuration (e.g. `Completer.use_jedi = False` from VS Code) has no effect here.
+    return None
+
+
+def _cd(args):
+    os.chdir(os.path.expanduser(args.strip() or "~"))
+    print(os.getcwd())
+
+
+def _pwd(args):
+    return os.getcwd()
+
+
+def _env(args):
+    args = args.strip()
+    if not args:
+        return dict(os.environ)
+    if "=" in args:
+        key, value = args.split("=", 1)
+        os.environ[key.strip()] = value.strip()
+        return None
+    return os.environ.get(args)
+
+
+def _lsmagic(args):
+    return "Available magics: " + ", ".join("%" + name for name in sorted(MAGICS)) + ", !cmd"
+
+
+MAGICS = {
+    "pip": _pip,
+    "matplotlib": _matplotlib,
+    "config": _config,
+    "cd": _cd,
+    "pwd": _pwd,
+    "env": _env,
+    "lsmagic": _lsmagic,
+}
+
+
+class UnknownMagic(Exception):
+    pass
+
+
+def line_magic(line):
+    name, _, args = line.strip().partition(" ")
+    func = MAGICS.get(name)
+    if func is None:
+        known = ", ".join("%" + n for n in sorted(MAGICS))
+        raise UnknownMagic(f"%{name} is not a magic here. Available: {known}, and !cmd for shell commands.")
+    return func(args)

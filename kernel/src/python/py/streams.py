@@ -1,0 +1,56 @@
+"""sys.stdout / sys.stderr replacements that hand text to the kernel, which coalesces it."""
+
+import io
+
+import _pysheets_native as _native
+
+
+class KernelStream(io.TextIOBase):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    @property
+    def errors(self):
+        return "replace"
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        raise io.UnsupportedOperation("fileno: kernel streams have no file descriptor")
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text:
+            _native.write_stream(self.name, text)
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        _native.flush_streams()
+
+
+def kernel_input(prompt=""):
+    """`input()` asks the frontend over the stdin channel."""
+    _native.flush_streams()
+    return _native.request_input(str(prompt), False)
+
+
+def kernel_getpass(prompt="Password: ", stream=None):
+    _native.flush_streams()
+    return _native.request_input(str(prompt), True)

@@ -1,0 +1,153 @@
+//! The API the kernel core calls to run Python: every call is JSON in, JSON out.
+
+use super::interpreter::{self, InterpreterError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+use serde_json::{json, Value};
+use std::ffi::CString;
+use std::path::Path;
+
+/// The Python half of the runtime, compiled into the binary and imported as `pysheets.*`.
+const SOURCES: &[(&str, &str)] = &[
+    ("pysheets", include_str!("py/__init__.py")),
+    ("pysheets.display", include_str!("py/display.py")),
+    ("pysheets.streams", include_str!("py/streams.py")),
+    ("pysheets.magics", include_str!("py/magics.py")),
+    ("pysheets.execution", include_str!("py/execution.py")),
+    ("pysheets.introspect", include_str!("py/introspect.py")),
+    ("pysheets.comm", include_str!("py/comm.py")),
+    ("pysheets.mpl_backend", include_str!("py/mpl_backend.py")),
+    ("pysheets.entry", include_str!("py/entry.py")),
+];
+const BOOTSTRAP: &str = include_str!("py/bootstrap.py");
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Interpreter(#[from] InterpreterError),
+    #[error("the kernel's Python runtime failed to load: {0}")]
+    Load(String),
+}
+
+/// Facts about the interpreter, for kernel_info and for checking the environment.
+#[derive(Debug, Clone)]
+pub struct PythonInfo {
+    pub version: String,
+    pub prefix: String,
+    pub executable: String,
+}
+
+pub struct PythonRuntime {
+    entry: Py<PyModule>,
+    pub info: PythonInfo,
+}
+
+fn load(py: Python<'_>) -> PyResult<(Py<PyModule>, String)> {
+    let sources = PyDict::new(py);
+    for (name, code) in SOURCES {
+        sources.set_item(name, code)?;
+    }
+    let globals = PyDict::new(py);
+    globals.set_item("SOURCES", sources)?;
+    let bootstrap = CString::new(BOOTSTRAP).expect("bootstrap has no NUL");
+    py.run(&bootstrap, Some(&globals), None)?;
+    let entry = py.import("pysheets.entry")?;
+    let info: String = entry.call_method0("setup")?.extract()?;
+    Ok((entry.unbind(), info))
+}
+
+impl PythonRuntime {
+    /// Starts CPython on this thread and loads the runtime; call once, from the thread that
+    /// will run every cell.
+    pub fn start(python: Option<&Path>) -> Result<Self, RuntimeError> {
+        interpreter::start(python)?;
+        let (entry, info) =
+            Python::attach(|py| load(py).map_err(|e| RuntimeError::Load(format_py_err(py, &e))))?;
+        let info: Value = serde_json::from_str(&info).unwrap_or_default();
+        let text = |k: &str| info[k].as_str().unwrap_or_default().to_string();
+        Ok(PythonRuntime {
+            entry,
+            info: PythonInfo {
+                version: text("version"),
+                prefix: text("prefix"),
+                executable: text("executable"),
+            },
+        })
+    }
+
+    /// Calls `pysheets.entry.<name>(*args)`, which returns a JSON string.
+    fn call(&self, name: &str, args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>) -> Value {
+        Python::attach(|py| {
+            // A SIGINT that arrived while idle must not interrupt the next request.
+            let _ = py.check_signals();
+            let args = pyo3::types::PyTuple::new(py, args(py)).expect("a tuple of objects");
+            let result = self
+                .entry
+                .bind(py)
+                .call_method1(name, args)
+                .and_then(|r| r.extract::<String>());
+            match result {
+                Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+                Err(e) => {
+                    let text = format_py_err(py, &e);
+                    tracing::error!("runtime call {name} failed: {text}");
+                    json!({"status": "error", "ename": "KernelError", "evalue": text,
+                           "traceback": [text]})
+                }
+            }
+        })
+    }
+
+    pub fn execute(&self, request: &Value) -> Value {
+        let text = request.to_string();
+        self.call("execute_json", |py| {
+            vec![text.into_pyobject(py).unwrap().into_any().unbind()]
+        })
+    }
+
+    pub fn complete(&self, code: &str, cursor_pos: usize) -> Value {
+        self.call("complete_json", |py| {
+            vec![
+                str_obj(py, code),
+                cursor_pos.into_pyobject(py).unwrap().into_any().unbind(),
+            ]
+        })
+    }
+
+    pub fn inspect(&self, code: &str, cursor_pos: usize, detail_level: i64) -> Value {
+        self.call("inspect_json", |py| {
+            vec![
+                str_obj(py, code),
+                cursor_pos.into_pyobject(py).unwrap().into_any().unbind(),
+                detail_level.into_pyobject(py).unwrap().into_any().unbind(),
+            ]
+        })
+    }
+
+    pub fn is_complete(&self, code: &str) -> Value {
+        self.call("is_complete_json", |py| vec![str_obj(py, code)])
+    }
+
+    pub fn comm(&self, msg_type: &str, message: &Value) -> Value {
+        let text = message.to_string();
+        self.call("comm_json", |py| {
+            vec![str_obj(py, msg_type), str_obj(py, &text)]
+        })
+    }
+
+    pub fn comm_info(&self, target_name: &str) -> Value {
+        self.call("comm_info_json", |py| vec![str_obj(py, target_name)])
+    }
+}
+
+fn str_obj(py: Python<'_>, s: &str) -> Py<PyAny> {
+    pyo3::types::PyString::new(py, s).into_any().unbind()
+}
+
+fn format_py_err(py: Python<'_>, err: &PyErr) -> String {
+    let tb = err
+        .traceback(py)
+        .and_then(|tb| tb.format().ok())
+        .unwrap_or_default();
+    format!("{tb}{err}")
+}

@@ -1,0 +1,1123 @@
+//! The dependency graph between cells: [`Sheet`].
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::ops::Bound::{Excluded, Included, Unbounded};
+
+use petgraph::algo::kosaraju_scc;
+use petgraph::graphmap::DiGraphMap;
+use petgraph::Direction::{Incoming, Outgoing};
+use thiserror::Error;
+
+use super::address::Address;
+
+/// What a cell's code reads and defines, as found by the Python side (`ast`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellDeps {
+    /// Every address read, including each address inside the ranges read, empty
+    /// cells too. Order and repeats do not matter.
+    pub reads_addresses: Vec<Address>,
+    /// Global names read (not defined by the cell before being read).
+    pub reads_names: Vec<String>,
+    /// Global names the cell binds (assignments, `def`, `class`, `import`).
+    pub defines: Vec<String>,
+}
+
+impl CellDeps {
+    /// Sorted and without repeats, so that comparisons and diffs are simple.
+    fn normalized(mut self) -> Self {
+        for list in [&mut self.reads_names, &mut self.defines] {
+            list.sort();
+            list.dedup();
+        }
+        self.reads_addresses.sort();
+        self.reads_addresses.dedup();
+        self
+    }
+}
+
+/// The cells to (re)run after a change, in dependency order.
+///
+/// `roots` ∪ everything downstream of them makes the dirty set. Cells on a
+/// circular reference cannot be ordered: they are in `cyclic`, and the cells
+/// depending on them (which cannot run either) in `blocked`. Empty addresses are
+/// never listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Cells that must run whatever their upstream cells produce: the edited
+    /// cell, cells whose name resolution changed, readers of a deleted cell.
+    /// Sorted. Some may be in `cyclic` or `blocked` rather than in `order`.
+    pub roots: Vec<Address>,
+    /// Runnable dirty cells in topological order (upstream before downstream,
+    /// ties broken by sheet order), each once.
+    pub order: Vec<Address>,
+    /// Dirty cells on a cycle (including self-references), sorted.
+    pub cyclic: Vec<Address>,
+    /// Dirty cells downstream of a cycle, sorted: they get an upstream error.
+    pub blocked: Vec<Address>,
+}
+
+/// A circular reference among the cells affected by a change.
+///
+/// The sheet keeps every cell with all its edges (see [`Sheet::set_cell`]);
+/// this error names one cycle and carries the full [`Plan`], whose `order`
+/// lists the affected cells that can still run.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("circular reference: {}", CyclePath(&self.cycle))]
+pub struct CycleError {
+    /// A shortest cycle, starting and ending at the same cell: `[A1, B1, A1]`.
+    /// It goes through the changed cell when that cell is on a cycle.
+    pub cycle: Vec<Address>,
+    /// What to run, and which cells are on or below a cycle.
+    pub plan: Plan,
+}
+
+/// Formats `[A1, B1, A1]` as `A1 → B1 → A1`.
+struct CyclePath<'a>(&'a [Address]);
+
+impl fmt::Display for CyclePath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, addr) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" → ")?;
+            }
+            write!(f, "{addr}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A cell's recorded dependencies and how its names currently resolve.
+#[derive(Debug, Clone)]
+struct Cell {
+    deps: CellDeps,
+    /// For each read name that some other cell defines: the definer in use.
+    resolved: BTreeMap<String, Address>,
+}
+
+/// The sheet's dependency graph: which cell must re-run when another changes.
+///
+/// An edge `u → v` means "v reads something of u": an address (`v` reads `u`
+/// even if `u` is empty) or a name defined by `u` (see [`Sheet::definer_of`]).
+///
+/// # Graph representation
+///
+/// A petgraph `DiGraphMap<Address, u32>`: nodes are the addresses themselves, so
+/// there is no `Address ↔ NodeIndex` side table to keep in sync as cells come
+/// and go (a `StableDiGraph` would need one), both edge directions are
+/// available per node, and removing a node leaves the others untouched. The
+/// edge weight counts the reasons for the edge (an address read plus a name
+/// read, say), so one reason can go without dropping the edge. Nodes are the
+/// cells plus the empty addresses that some cell reads; the latter only have
+/// outgoing edges and are dropped once nobody reads them.
+///
+/// # Circular references
+///
+/// Edges always mirror what the cells declare; a cycle is never refused or
+/// cut. Cells on a cycle are simply reported in [`Plan::cyclic`] (and their
+/// dependents in [`Plan::blocked`]) by every plan that reaches them. Breaking
+/// the cycle means editing a cell on it (or a definition it resolves to), and
+/// the plan of that edit contains the rest of the former cycle, which then
+/// runs again: no separate "error state" needs to be stored or retried. The
+/// rest of the sheet is unaffected.
+#[derive(Debug, Clone, Default)]
+pub struct Sheet {
+    graph: DiGraphMap<Address, u32>,
+    cells: BTreeMap<Address, Cell>,
+    /// name → cells defining it.
+    definers: HashMap<String, BTreeSet<Address>>,
+    /// name → cells reading it.
+    readers: HashMap<String, BTreeSet<Address>>,
+}
+
+impl Sheet {
+    /// An empty sheet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `addr` holds a cell.
+    pub fn contains(&self, addr: Address) -> bool {
+        self.cells.contains_key(&addr)
+    }
+
+    /// The dependencies recorded for the cell at `addr` (sorted, no repeats).
+    pub fn cell(&self, addr: Address) -> Option<&CellDeps> {
+        self.cells.get(&addr).map(|c| &c.deps)
+    }
+
+    /// The underlying graph, for the scheduler.
+    pub(super) fn graph(&self) -> &DiGraphMap<Address, u32> {
+        &self.graph
+    }
+
+    /// The addresses holding cells, in sheet order.
+    pub fn cells(&self) -> impl Iterator<Item = Address> + '_ {
+        self.cells.keys().copied()
+    }
+
+    /// Inserts the cell at `addr` or replaces its dependencies, and returns the
+    /// plan of what to run: `addr` itself, its downstream cells, and the cells
+    /// whose name resolution changed because `addr` now defines (or no longer
+    /// defines) a name, all in dependency order.
+    ///
+    /// If some of those cells are on a circular reference (`A1` reading `B1`
+    /// reading `A1`, or a cell reading its own address) the result is a
+    /// [`CycleError`] naming one cycle, preferably through `addr`. The cell is
+    /// recorded anyway, with all its edges; the error's plan still lists the
+    /// affected cells that can run.
+    pub fn set_cell(&mut self, addr: Address, deps: CellDeps) -> Result<Plan, CycleError> {
+        let deps = deps.normalized();
+        let old = self.detach(addr);
+        let mut roots = vec![addr];
+        self.update_definitions(addr, old.as_ref(), &deps.defines, &mut roots);
+
+        for name in &deps.reads_names {
+            self.readers.entry(name.clone()).or_default().insert(addr);
+        }
+        let mut resolved = BTreeMap::new();
+        for name in &deps.reads_names {
+            if let Some(definer) = self.definer_of(name, addr) {
+                self.add_reason(definer, addr);
+                resolved.insert(name.clone(), definer);
+            }
+        }
+        for &read in &deps.reads_addresses {
+            self.add_reason(read, addr);
+        }
+        self.graph.add_node(addr);
+        self.cells.insert(addr, Cell { deps, resolved });
+        self.checked_plan(&roots, Some(addr))
+    }
+
+    /// Deletes the cell at `addr`: its definitions go away, so readers of those
+    /// names switch to another definer (or to none), and readers of the address
+    /// now read an empty cell. Returns the plan for those cells (`addr` itself is
+    /// not in it). Deleting can also create or break a circular reference, since
+    /// name readers may switch to another definer. Deleting an empty address is
+    /// a no-op with an empty plan.
+    pub fn remove_cell(&mut self, addr: Address) -> Result<Plan, CycleError> {
+        let Some(old) = self.detach(addr) else {
+            return Ok(Plan::default());
+        };
+        let mut roots = vec![addr];
+        self.update_definitions(addr, Some(&old), &[], &mut roots);
+        self.drop_if_unused(addr);
+        self.checked_plan(&roots, None)
+    }
+
+    /// Which cell's definition of `name` the cell at `reader` uses, if any.
+    ///
+    /// Rule: among the cells defining `name` other than `reader` itself, the
+    /// nearest one *before* `reader` in sheet order (row-major); if there is
+    /// none before it, the last one in the sheet. So a cell that reads and
+    /// rebinds a name (`df = df.dropna()`) sees the previous definition, never
+    /// its own. `None` when no other cell defines `name` (then it is a builtin,
+    /// a kernel global, or a `NameError` at run time).
+    pub fn definer_of(&self, name: &str, reader: Address) -> Option<Address> {
+        let defs = self.definers.get(name)?;
+        defs.range(..reader)
+            .next_back()
+            .or_else(|| defs.iter().rev().find(|&&d| d != reader))
+            .copied()
+    }
+
+    /// The cells defining `name`, in sheet order.
+    pub fn definers(&self, name: &str) -> Vec<Address> {
+        self.definers
+            .get(name)
+            .map(|d| d.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Direct precedents of `addr`: the addresses it reads (empty ones
+    /// included) and the definers of the names it reads. Sorted.
+    pub fn precedents(&self, addr: Address) -> Vec<Address> {
+        self.sorted_neighbors(addr, Incoming)
+    }
+
+    /// Direct dependents of `addr` (a cell or an empty address): the cells
+    /// reading it or a name it defines. Sorted.
+    pub fn dependents(&self, addr: Address) -> Vec<Address> {
+        self.sorted_neighbors(addr, Outgoing)
+    }
+
+    /// Every cell depending on `addr`, directly or not, each once, `addr`
+    /// excluded, upstream before downstream. The cells that cannot be ordered
+    /// because of a cycle come last, in sheet order (use [`Sheet::plan`] to
+    /// tell them apart). Costs O(affected cells and their edges), whatever the
+    /// size of the sheet.
+    pub fn downstream(&self, addr: Address) -> Vec<Address> {
+        self.downstream_of_many(&[addr])
+    }
+
+    /// Like [`Sheet::downstream`] for several changed addresses at once: every
+    /// cell depending on at least one of them, each once, in dependency order.
+    /// The given addresses themselves are not listed (use [`Sheet::plan`] for
+    /// the ordered dirty set including them).
+    pub fn downstream_of_many(&self, changed: &[Address]) -> Vec<Address> {
+        let plan = self.plan(changed);
+        let changed: HashSet<Address> = changed.iter().copied().collect();
+        let mut cells = plan.order;
+        let mut unordered = plan.cyclic;
+        unordered.extend(plan.blocked);
+        unordered.sort();
+        cells.extend(unordered);
+        cells.retain(|c| !changed.contains(c));
+        cells
+    }
+
+    /// The dirty set of `changed` in dependency order: the changed cells and
+    /// everything downstream, see [`Plan`]. A changed empty address makes its
+    /// readers roots.
+    ///
+    /// Cost: a DFS from `changed` collects the affected set, then Kahn's
+    /// algorithm orders it with in-degrees counted inside the set only, so the
+    /// work is O(affected cells and their edges · log), never a whole-graph
+    /// topological sort. Cycles (rare) add an SCC pass over the leftovers.
+    pub fn plan(&self, changed: &[Address]) -> Plan {
+        let mut roots = BTreeSet::new();
+        for &addr in changed {
+            if self.cells.contains_key(&addr) {
+                roots.insert(addr);
+            } else {
+                roots.extend(self.graph.neighbors_directed(addr, Outgoing));
+            }
+        }
+
+        // Affected set: everything reachable from the roots.
+        let mut affected: HashSet<Address> = roots.iter().copied().collect();
+        let mut stack: Vec<Address> = affected.iter().copied().collect();
+        while let Some(u) = stack.pop() {
+            for v in self.graph.neighbors_directed(u, Outgoing) {
+                if affected.insert(v) {
+                    stack.push(v);
+                }
+            }
+        }
+
+        // Kahn's algorithm restricted to the affected set. Every successor of an
+        // affected node is affected, so counting out-edges counts exactly the
+        // in-set in-degrees (a self-loop counts, so such a cell never gets ready).
+        let mut indegree: HashMap<Address, usize> = affected.iter().map(|&a| (a, 0)).collect();
+        for &u in &affected {
+            for v in self.graph.neighbors_directed(u, Outgoing) {
+                *indegree.get_mut(&v).expect("successor is affected") += 1;
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<Address>> = indegree
+            .iter()
+            .filter(|&(_, &d)| d == 0)
+            .map(|(&a, _)| Reverse(a))
+            .collect();
+        let mut order = Vec::with_capacity(affected.len());
+        while let Some(Reverse(u)) = ready.pop() {
+            order.push(u);
+            for v in self.graph.neighbors_directed(u, Outgoing) {
+                let d = indegree.get_mut(&v).expect("successor is affected");
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(Reverse(v));
+                }
+            }
+        }
+
+        let (cyclic, blocked) = if order.len() == affected.len() {
+            (Vec::new(), Vec::new())
+        } else {
+            let ordered: HashSet<Address> = order.iter().copied().collect();
+            let leftover: BTreeSet<Address> = affected.difference(&ordered).copied().collect();
+            self.split_cyclic(&leftover)
+        };
+        Plan {
+            roots: roots.into_iter().collect(),
+            order,
+            cyclic,
+            blocked,
+        }
+    }
+
+    /// A shortest cycle through `addr`, as `[addr, …, addr]`, if `addr` is on
+    /// one. Costs O(downstream of `addr`).
+    pub fn cycle_through(&self, addr: Address) -> Option<Vec<Address>> {
+        self.shortest_cycle(addr, |_| true)
+    }
+
+    /// Removes the cell's incoming edges and index entries; returns its record.
+    fn detach(&mut self, addr: Address) -> Option<Cell> {
+        let old = self.cells.remove(&addr)?;
+        for name in &old.deps.reads_names {
+            remove_from_index(&mut self.readers, name, addr);
+        }
+        // Every incoming edge of a cell is one of its own reads, so all of them
+        // go. Dropping the node and restoring its outgoing edges costs
+        // O(sum of the neighbours' degrees), where removing edges one by one
+        // would cost O(in-degree²) for a cell reading a large range.
+        let sources: Vec<Address> = self.graph.neighbors_directed(addr, Incoming).collect();
+        if !sources.is_empty() {
+            let outgoing: Vec<(Address, u32)> = self
+                .graph
+                .edges(addr)
+                .filter(|&(_, target, _)| target != addr)
+                .map(|(_, target, &w)| (target, w))
+                .collect();
+            self.graph.remove_node(addr);
+            self.graph.add_node(addr);
+            for (target, w) in outgoing {
+                self.graph.add_edge(addr, target, w);
+            }
+            for source in sources {
+                self.drop_if_unused(source);
+            }
+        }
+        Some(old)
+    }
+
+    /// Applies the change of `addr`'s defined names from `old`'s to `new`,
+    /// re-resolving the affected readers and adding them to `roots`.
+    fn update_definitions(
+        &mut self,
+        addr: Address,
+        old: Option<&Cell>,
+        new: &[String],
+        roots: &mut Vec<Address>,
+    ) {
+        let old: &[String] = old.map_or(&[], |c| &c.deps.defines);
+        for name in old.iter().filter(|n| !new.contains(n)) {
+            let switching = self.readers_resolving_to(name, addr);
+            remove_from_index(&mut self.definers, name, addr);
+            self.reresolve(name, &switching, roots);
+        }
+        for name in new.iter().filter(|n| !old.contains(n)) {
+            self.definers.entry(name.clone()).or_default().insert(addr);
+            let switching = self.readers_resolving_to(name, addr);
+            self.reresolve(name, &switching, roots);
+        }
+    }
+
+    /// The readers of `name` that resolve it to `definer`, which must currently
+    /// be one of its definers: exactly the readers whose resolution changes
+    /// when `definer` starts or stops defining `name`. Found with two range
+    /// queries, so it costs O(log n + their number), not O(readers of `name`).
+    fn readers_resolving_to(&self, name: &str, definer: Address) -> Vec<Address> {
+        let (Some(readers), Some(defs)) = (self.readers.get(name), self.definers.get(name)) else {
+            return Vec::new();
+        };
+        // Readers after `definer` up to and including the next definer (which
+        // does not see itself).
+        let after = match defs.range((Excluded(definer), Unbounded)).next() {
+            Some(&next) => readers.range((Excluded(definer), Included(next))),
+            None => readers.range((Excluded(definer), Unbounded)),
+        };
+        let mut found: Vec<Address> = after.copied().collect();
+        // If `definer` is the last one, it is also the wrap-around choice of the
+        // readers with no other definer before them: those up to the first.
+        if defs.last() == Some(&definer) {
+            let first = *defs.first().expect("non-empty");
+            found.extend(readers.range(..=first).filter(|&&r| r != definer));
+        }
+        found
+    }
+
+    /// Re-resolves `name` for `readers`, moving the edges of those whose
+    /// definer changed and adding them to `roots`.
+    fn reresolve(&mut self, name: &str, readers: &[Address], roots: &mut Vec<Address>) {
+        for &reader in readers {
+            let new = self.definer_of(name, reader);
+            let Some(cell) = self.cells.get_mut(&reader) else {
+                continue;
+            };
+            let old = match new {
+                Some(d) => cell.resolved.insert(name.to_string(), d),
+                None => cell.resolved.remove(name),
+            };
+            if old == new {
+                continue;
+            }
+            if let Some(old) = old {
+                self.remove_reason(old, reader);
+            }
+            if let Some(new) = new {
+                self.add_reason(new, reader);
+            }
+            roots.push(reader);
+        }
+    }
+
+    fn add_reason(&mut self, from: Address, to: Address) {
+        match self.graph.edge_weight_mut(from, to) {
+            Some(w) => *w += 1,
+            None => {
+                self.graph.add_edge(from, to, 1);
+            }
+        }
+    }
+
+    fn remove_reason(&mut self, from: Address, to: Address) {
+        if let Some(w) = self.graph.edge_weight_mut(from, to) {
+            *w -= 1;
+            if *w == 0 {
+                self.graph.remove_edge(from, to);
+                self.drop_if_unused(from);
+            }
+        }
+    }
+
+    /// Drops the node of an empty address nobody reads any more.
+    fn drop_if_unused(&mut self, addr: Address) {
+        if !self.cells.contains_key(&addr)
+            && self
+                .graph
+                .neighbors_directed(addr, Outgoing)
+                .next()
+                .is_none()
+        {
+            self.graph.remove_node(addr);
+        }
+    }
+
+    fn sorted_neighbors(&self, addr: Address, dir: petgraph::Direction) -> Vec<Address> {
+        let mut v: Vec<Address> = self.graph.neighbors_directed(addr, dir).collect();
+        v.sort();
+        v
+    }
+
+    /// Plan for `roots`, as a `CycleError` if it meets a cycle. The named cycle
+    /// goes through `prefer` when possible.
+    fn checked_plan(&self, roots: &[Address], prefer: Option<Address>) -> Result<Plan, CycleError> {
+        let plan = self.plan(roots);
+        if plan.cyclic.is_empty() {
+            return Ok(plan);
+        }
+        let start = prefer
+            .filter(|p| plan.cyclic.binary_search(p).is_ok())
+            .unwrap_or(plan.cyclic[0]);
+        let on_cycle: HashSet<Address> = plan.cyclic.iter().copied().collect();
+        let cycle = self
+            .shortest_cycle(start, |a| on_cycle.contains(&a))
+            .expect("a cyclic cell is on a cycle");
+        Err(CycleError { cycle, plan })
+    }
+
+    /// Splits the cells Kahn's algorithm could not order into those on a cycle
+    /// (non-trivial strongly connected component, or self-loop) and those
+    /// merely downstream of one. Both sorted.
+    fn split_cyclic(&self, leftover: &BTreeSet<Address>) -> (Vec<Address>, Vec<Address>) {
+        let mut sub: DiGraphMap<Address, ()> = DiGraphMap::new();
+        for &u in leftover {
+            sub.add_node(u);
+            for v in self.graph.neighbors_directed(u, Outgoing) {
+                if leftover.contains(&v) {
+                    sub.add_edge(u, v, ());
+                }
+            }
+        }
+        let mut cyclic = Vec::new();
+        // Kosaraju rather than Tarjan: petgraph's Tarjan recurses, and a long
+        // cycle would overflow the stack.
+        for scc in kosaraju_scc(&sub) {
+            if scc.len() > 1 || sub.contains_edge(scc[0], scc[0]) {
+                cyclic.extend(scc);
+            }
+        }
+        cyclic.sort();
+        let blocked = leftover
+            .iter()
+            .filter(|a| cyclic.binary_search(a).is_err())
+            .copied()
+            .collect();
+        (cyclic, blocked)
+    }
+
+    /// BFS from `start` back to itself through nodes satisfying `allowed`,
+    /// visiting successors in sheet order so the answer is deterministic.
+    fn shortest_cycle(
+        &self,
+        start: Address,
+        allowed: impl Fn(Address) -> bool,
+    ) -> Option<Vec<Address>> {
+        let mut parent: HashMap<Address, Address> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(u) = queue.pop_front() {
+            for v in self.sorted_neighbors(u, Outgoing) {
+                if v == start {
+                    let mut path = vec![start];
+                    let mut at = u;
+                    while at != start {
+                        path.push(at);
+                        at = parent[&at];
+                    }
+                    path.push(start);
+                    path.reverse();
+                    return Some(path);
+                }
+                if allowed(v) && !parent.contains_key(&v) {
+                    parent.insert(v, u);
+                    queue.push_back(v);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn remove_from_index(index: &mut HashMap<String, BTreeSet<Address>>, name: &str, addr: Address) {
+    if let Some(set) = index.get_mut(name) {
+        set.remove(&addr);
+        if set.is_empty() {
+            index.remove(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Address {
+        s.parse().unwrap()
+    }
+
+    fn list(v: &[&str]) -> Vec<Address> {
+        v.iter().map(|s| a(s)).collect()
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A cell reading `reads` (addresses and `X1:Y2` ranges) and names, defining names.
+    fn deps(reads: &[&str], reads_names: &[&str], defines: &[&str]) -> CellDeps {
+        let mut reads_addresses = Vec::new();
+        for r in reads {
+            match r.parse::<super::super::address::Range>() {
+                Ok(range) => reads_addresses.extend(range.addresses()),
+                Err(_) => reads_addresses.push(a(r)),
+            }
+        }
+        CellDeps {
+            reads_addresses,
+            reads_names: names(reads_names),
+            defines: names(defines),
+        }
+    }
+
+    fn reads(r: &[&str]) -> CellDeps {
+        deps(r, &[], &[])
+    }
+
+    fn set(sheet: &mut Sheet, at: &str, d: CellDeps) -> Vec<Address> {
+        sheet.set_cell(a(at), d).expect("no cycle").order
+    }
+
+    fn col_a(row: u32) -> Address {
+        Address { col: 0, row }
+    }
+
+    #[test]
+    fn chain_of_10000() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", reads(&[]));
+        for row in 1..10_000 {
+            let plan = sheet
+                .set_cell(
+                    col_a(row),
+                    CellDeps {
+                        reads_addresses: vec![col_a(row - 1)],
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(plan.order, vec![col_a(row)]);
+        }
+        let expected: Vec<Address> = (1..10_000).map(col_a).collect();
+        assert_eq!(sheet.downstream(col_a(0)), expected);
+        assert_eq!(sheet.downstream(col_a(4_999)), expected[4_999..].to_vec());
+        assert_eq!(sheet.downstream(col_a(9_999)), vec![]);
+        // Re-setting the head plans the whole chain, head first.
+        let plan = sheet.set_cell(col_a(0), reads(&[])).unwrap();
+        assert_eq!(plan.order.len(), 10_000);
+        assert_eq!(plan.order[0], col_a(0));
+        assert_eq!(plan.order[1..], expected[..]);
+        assert_eq!(plan.roots, vec![col_a(0)]);
+    }
+
+    #[test]
+    fn chain_of_10000_through_names() {
+        // A1: v0 = 1, A2: v1 = v0 + 1, …
+        let mut sheet = Sheet::new();
+        for row in 0..10_000u32 {
+            let reads_names = if row == 0 {
+                vec![]
+            } else {
+                vec![format!("v{}", row - 1)]
+            };
+            let d = CellDeps {
+                reads_names,
+                defines: vec![format!("v{row}")],
+                ..Default::default()
+            };
+            sheet.set_cell(col_a(row), d).unwrap();
+        }
+        assert_eq!(
+            sheet.downstream(col_a(0)),
+            (1..10_000).map(col_a).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn fan_out_of_10000() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["df"]));
+        let leaves: Vec<Address> = (0..10_000).map(|row| Address { col: 1, row }).collect();
+        for (i, &leaf) in leaves.iter().enumerate() {
+            // Half read the head's address, half its name.
+            let d = if i % 2 == 0 {
+                reads(&["A1"])
+            } else {
+                deps(&[], &["df"], &[])
+            };
+            assert_eq!(sheet.set_cell(leaf, d).unwrap().order, vec![leaf]);
+        }
+        // All ready together: sheet order.
+        assert_eq!(sheet.downstream(a("A1")), leaves);
+        assert_eq!(sheet.dependents(a("A1")), leaves);
+        // And a fan-in below them runs last, once.
+        let sink = a("C1");
+        let d = CellDeps {
+            reads_addresses: leaves.clone(),
+            ..Default::default()
+        };
+        sheet.set_cell(sink, d).unwrap();
+        let down = sheet.downstream(a("A1"));
+        assert_eq!(down.len(), 10_001);
+        assert_eq!(down.last(), Some(&sink));
+        // Editing one leaf re-runs the leaf and the sink only.
+        assert_eq!(set(&mut sheet, "B77", reads(&["A1"])), list(&["B77", "C1"]));
+        // Replacing the sink (10,000 incoming edges) and deleting it work too.
+        assert_eq!(set(&mut sheet, "C1", reads(&["B1"])), list(&["C1"]));
+        assert_eq!(sheet.precedents(sink), list(&["B1"]));
+        assert_eq!(sheet.remove_cell(sink).unwrap().order, vec![]);
+        assert_eq!(sheet.downstream(a("A1")), leaves);
+    }
+
+    #[test]
+    fn diamond_runs_each_once() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["x"]));
+        set(&mut sheet, "B1", deps(&[], &["x"], &["y"]));
+        set(&mut sheet, "C1", reads(&["A1"]));
+        set(&mut sheet, "D1", deps(&["C1"], &["y"], &[]));
+        assert_eq!(sheet.downstream(a("A1")), list(&["B1", "C1", "D1"]));
+        assert_eq!(
+            set(&mut sheet, "A1", deps(&[], &[], &["x"])),
+            list(&["A1", "B1", "C1", "D1"])
+        );
+        assert_eq!(sheet.precedents(a("D1")), list(&["B1", "C1"]));
+        assert_eq!(sheet.dependents(a("A1")), list(&["B1", "C1"]));
+        assert_eq!(
+            sheet.downstream_of_many(&list(&["B1", "C1"])),
+            list(&["D1"])
+        );
+        assert_eq!(
+            sheet.downstream_of_many(&list(&["A1", "B1"])),
+            list(&["C1", "D1"])
+        );
+        assert_eq!(
+            sheet.plan(&list(&["C1", "B1"])).order,
+            list(&["B1", "C1", "D1"])
+        );
+    }
+
+    #[test]
+    fn cycle_is_reported_with_its_path() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", reads(&["C1"]));
+        set(&mut sheet, "B1", reads(&["A1"]));
+        set(&mut sheet, "D1", reads(&["B1"]));
+        set(&mut sheet, "E1", reads(&[]));
+        let err = sheet.set_cell(a("C1"), reads(&["B1"])).unwrap_err();
+        assert_eq!(err.to_string(), "circular reference: C1 → A1 → B1 → C1");
+        assert_eq!(err.cycle, list(&["C1", "A1", "B1", "C1"]));
+        assert_eq!(err.plan.cyclic, list(&["A1", "B1", "C1"]));
+        assert_eq!(err.plan.blocked, list(&["D1"]));
+        assert_eq!(err.plan.order, vec![]);
+        // Recorded, with its edges; the rest of the sheet is unaffected.
+        assert!(sheet.contains(a("C1")));
+        assert_eq!(sheet.precedents(a("C1")), list(&["B1"]));
+        assert_eq!(set(&mut sheet, "E1", reads(&[])), list(&["E1"]));
+        assert_eq!(
+            sheet.cycle_through(a("B1")),
+            Some(list(&["B1", "C1", "A1", "B1"]))
+        );
+        assert_eq!(sheet.cycle_through(a("D1")), None);
+        // downstream still lists every dependent once; unorderable ones last.
+        assert_eq!(sheet.downstream(a("A1")), list(&["B1", "C1", "D1"]));
+        // Editing any cell on it reaches the others: once broken, all re-run.
+        let err = sheet.set_cell(a("A1"), reads(&["C1"])).unwrap_err();
+        assert_eq!(err.to_string(), "circular reference: A1 → B1 → C1 → A1");
+        assert_eq!(
+            set(&mut sheet, "A1", reads(&[])),
+            list(&["A1", "B1", "C1", "D1"])
+        );
+        assert_eq!(sheet.cycle_through(a("B1")), None);
+    }
+
+    #[test]
+    fn cycle_through_names() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&["E1"], &["y"], &["x"]));
+        let err = sheet
+            .set_cell(a("B1"), deps(&[], &["x"], &["y"]))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "circular reference: B1 → A1 → B1");
+        // A change feeding into an existing cycle reports that cycle, and still
+        // plans what can run.
+        let err = sheet.set_cell(a("E1"), reads(&[])).unwrap_err();
+        assert_eq!(err.cycle, list(&["A1", "B1", "A1"]));
+        assert_eq!(err.plan.order, list(&["E1"]));
+        assert_eq!(err.plan.cyclic, list(&["A1", "B1"]));
+        // A new last definer of y takes over A1's read (A1 has no definer of y
+        // before it), which breaks the cycle: both re-run.
+        assert_eq!(
+            set(&mut sheet, "D1", deps(&[], &[], &["y"])),
+            list(&["D1", "A1", "B1"])
+        );
+        assert_eq!(sheet.definer_of("y", a("A1")), Some(a("D1")));
+    }
+
+    #[test]
+    fn self_reference() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "B1", reads(&["A1"]));
+        let err = sheet.set_cell(a("A1"), reads(&["A1"])).unwrap_err();
+        assert_eq!(err.to_string(), "circular reference: A1 → A1");
+        assert_eq!(err.plan.cyclic, list(&["A1"]));
+        assert_eq!(err.plan.blocked, list(&["B1"]));
+        // Through a range containing the cell itself.
+        let err = sheet.set_cell(a("A2"), reads(&["A1:A3"])).unwrap_err();
+        assert_eq!(err.to_string(), "circular reference: A2 → A2");
+        assert_eq!(err.plan.blocked, vec![]);
+        // Fixed: runs again, with its dependents.
+        assert_eq!(set(&mut sheet, "A2", reads(&["A1"])), list(&["A2"]));
+        assert_eq!(set(&mut sheet, "A1", reads(&[])), list(&["A1", "B1", "A2"]));
+        assert_eq!(sheet.precedents(a("A2")), list(&["A1"]));
+        assert_eq!(sheet.dependents(a("A3")), vec![]);
+    }
+
+    #[test]
+    fn names_with_two_definers() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A2", deps(&[], &[], &["x"]));
+        set(&mut sheet, "A4", deps(&[], &[], &["x"]));
+        set(&mut sheet, "A1", deps(&[], &["x"], &[]));
+        set(&mut sheet, "A3", deps(&[], &["x"], &[]));
+        set(&mut sheet, "A5", deps(&[], &["x"], &[]));
+        // Nearest definer before the reader; none before → the last one.
+        assert_eq!(sheet.definer_of("x", a("A3")), Some(a("A2")));
+        assert_eq!(sheet.definer_of("x", a("A5")), Some(a("A4")));
+        assert_eq!(sheet.definer_of("x", a("A1")), Some(a("A4")));
+        assert_eq!(
+            sheet.definer_of("x", a("B2")),
+            Some(a("A2")),
+            "same row, after A2"
+        );
+        assert_eq!(sheet.definer_of("nope", a("A3")), None);
+        assert_eq!(sheet.definers("x"), list(&["A2", "A4"]));
+        assert_eq!(sheet.dependents(a("A2")), list(&["A3"]));
+        assert_eq!(sheet.dependents(a("A4")), list(&["A1", "A5"]));
+
+        // A new definer between A2 and A3 takes over A3 only.
+        let plan = sheet.set_cell(a("B2"), deps(&[], &[], &["x"])).unwrap();
+        assert_eq!(plan.roots, list(&["B2", "A3"]));
+        assert_eq!(plan.order, list(&["B2", "A3"]));
+        assert_eq!(sheet.precedents(a("A3")), list(&["B2"]));
+        // A new last definer takes over the tail and the wrap-around readers.
+        let plan = sheet.set_cell(a("A9"), deps(&[], &[], &["x"])).unwrap();
+        assert_eq!(plan.order, list(&["A9", "A1"]));
+        assert_eq!(sheet.definer_of("x", a("A1")), Some(a("A9")));
+        assert_eq!(sheet.definer_of("x", a("A5")), Some(a("A4")));
+        // B2 stops defining x: A3 goes back to A2.
+        let plan = sheet.set_cell(a("B2"), deps(&[], &[], &["y"])).unwrap();
+        assert_eq!(plan.order, list(&["B2", "A3"]));
+        assert_eq!(sheet.definer_of("x", a("A3")), Some(a("A2")));
+        // A reader that stops reading x no longer depends on the definer.
+        assert_eq!(set(&mut sheet, "A5", deps(&[], &["y"], &[])), list(&["A5"]));
+        assert_eq!(sheet.dependents(a("A4")), vec![]);
+        assert_eq!(sheet.precedents(a("A5")), list(&["B2"]));
+    }
+
+    #[test]
+    fn rebinding_uses_the_previous_definition() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["df"])); // df = load()
+        set(&mut sheet, "A2", deps(&[], &["df"], &["df"])); // df = df.dropna()
+        set(&mut sheet, "A3", deps(&[], &["df"], &[])); // df.plot()
+        assert_eq!(sheet.definer_of("df", a("A2")), Some(a("A1")));
+        assert_eq!(sheet.definer_of("df", a("A3")), Some(a("A2")));
+        assert_eq!(sheet.downstream(a("A1")), list(&["A2", "A3"]));
+        assert_eq!(sheet.precedents(a("A3")), list(&["A2"]));
+        // Alone, a rebinding cell depends on nothing, and is no cycle.
+        let mut alone = Sheet::new();
+        assert_eq!(
+            set(&mut alone, "A2", deps(&[], &["df"], &["df"])),
+            list(&["A2"])
+        );
+        assert_eq!(alone.definer_of("df", a("A2")), None);
+        // With only a later definer, it wraps around to it.
+        set(&mut alone, "A7", deps(&[], &[], &["df"]));
+        assert_eq!(alone.definer_of("df", a("A2")), Some(a("A7")));
+        assert_eq!(alone.downstream(a("A7")), list(&["A2"]));
+        // Two rebinding cells in a row chain, no cycle.
+        set(&mut alone, "A3", deps(&[], &["df"], &["df"]));
+        assert_eq!(alone.definer_of("df", a("A3")), Some(a("A2")));
+        assert_eq!(alone.downstream(a("A7")), list(&["A2", "A3"]));
+    }
+
+    #[test]
+    fn deleted_cell() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["x"]));
+        set(&mut sheet, "A3", deps(&[], &[], &["x"]));
+        set(&mut sheet, "B1", reads(&["A1"]));
+        set(&mut sheet, "C1", deps(&[], &["x"], &[]));
+        set(&mut sheet, "C2", reads(&["C1"]));
+        let plan = sheet.remove_cell(a("A1")).unwrap();
+        assert_eq!(plan.roots, list(&["B1", "C1"]));
+        assert_eq!(plan.order, list(&["B1", "C1", "C2"]));
+        assert!(!sheet.contains(a("A1")));
+        assert_eq!(sheet.definers("x"), list(&["A3"]));
+        assert_eq!(sheet.definer_of("x", a("C1")), Some(a("A3")));
+        // B1 now reads an empty address, and refilling it re-runs B1.
+        assert_eq!(sheet.precedents(a("B1")), list(&["A1"]));
+        assert_eq!(set(&mut sheet, "A1", reads(&[])), list(&["A1", "B1"]));
+        // The last definer goes: its readers get a NameError at run time.
+        assert_eq!(
+            sheet.remove_cell(a("A3")).unwrap().order,
+            list(&["C1", "C2"])
+        );
+        assert_eq!(sheet.definer_of("x", a("C1")), None);
+        assert_eq!(sheet.precedents(a("C1")), vec![]);
+        // Deleting nothing plans nothing.
+        assert_eq!(sheet.remove_cell(a("Z9")), Ok(Plan::default()));
+        // Deleting a leaf nobody reads forgets it entirely.
+        assert_eq!(sheet.remove_cell(a("C2")), Ok(Plan::default()));
+        assert!(!sheet.graph.contains_node(a("C2")));
+    }
+
+    #[test]
+    fn deleting_can_create_a_cycle_through_names() {
+        // B1 reads x from A1; C1 also defines x and reads B1. Without A1, B1's
+        // x wraps around to C1, the last definer: B1 → C1 → B1.
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["x"]));
+        set(&mut sheet, "B1", deps(&[], &["x"], &[]));
+        set(&mut sheet, "C1", deps(&["B1"], &[], &["x"]));
+        let err = sheet.remove_cell(a("A1")).unwrap_err();
+        assert_eq!(err.to_string(), "circular reference: B1 → C1 → B1");
+        // Putting A1 back breaks it.
+        assert_eq!(
+            set(&mut sheet, "A1", deps(&[], &[], &["x"])),
+            list(&["A1", "B1", "C1"])
+        );
+    }
+
+    #[test]
+    fn empty_address_filling() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "B1", reads(&["A1"]));
+        set(&mut sheet, "C1", reads(&["A1:A3"]));
+        assert_eq!(sheet.precedents(a("B1")), list(&["A1"]));
+        assert_eq!(sheet.dependents(a("A1")), list(&["B1", "C1"]));
+        assert_eq!(sheet.downstream(a("A2")), list(&["C1"]));
+        // The dirty set of an empty address is its readers, as roots.
+        let plan = sheet.plan(&list(&["A2"]));
+        assert_eq!(
+            (plan.roots.clone(), plan.order),
+            (list(&["C1"]), list(&["C1"]))
+        );
+        assert_eq!(set(&mut sheet, "A1", reads(&[])), list(&["A1", "B1", "C1"]));
+        assert_eq!(set(&mut sheet, "A3", reads(&[])), list(&["A3", "C1"]));
+        // Once nobody reads an empty address, it leaves the graph.
+        set(&mut sheet, "C1", reads(&["A1"]));
+        assert!(!sheet.graph.contains_node(a("A2")));
+        assert!(sheet.graph.contains_node(a("A3")), "a cell stays");
+        set(&mut sheet, "B1", reads(&[]));
+        sheet.remove_cell(a("A1")).unwrap();
+        assert!(sheet.graph.contains_node(a("A1")), "C1 still reads it");
+        sheet.remove_cell(a("C1")).unwrap();
+        assert!(!sheet.graph.contains_node(a("A1")));
+    }
+
+    #[test]
+    fn an_edge_with_two_reasons_survives_losing_one() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["x"]));
+        set(&mut sheet, "B1", deps(&["A1", "A1"], &["x", "x"], &[]));
+        assert_eq!(sheet.cell(a("B1")).unwrap(), &deps(&["A1"], &["x"], &[]));
+        assert_eq!(
+            set(&mut sheet, "A1", deps(&[], &[], &[])),
+            list(&["A1", "B1"])
+        );
+        assert_eq!(sheet.precedents(a("B1")), list(&["A1"]));
+        set(&mut sheet, "B1", reads(&[]));
+        assert_eq!(sheet.dependents(a("A1")), vec![]);
+    }
+
+    /// Tiny deterministic PRNG (xorshift) for the model test.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Random edits on a small sheet; after each, the incremental graph must
+    /// equal one rebuilt from scratch by the rules, and plans must be valid.
+    #[test]
+    fn matches_a_from_scratch_model() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut sheet = Sheet::new();
+        let cells: Vec<Address> = (0..4)
+            .flat_map(|row| (0..3).map(move |col| Address { col, row }))
+            .collect();
+        let pool = ["x", "y", "z"];
+        let (mut cycles, mut switches) = (0, 0);
+        for _ in 0..3_000 {
+            let at = cells[rng.below(cells.len() as u64) as usize];
+            let before: Vec<Address> = sheet.cells().collect();
+            let result = if rng.below(5) == 0 {
+                sheet.remove_cell(at)
+            } else {
+                let mut pick = |n| -> Vec<String> {
+                    pool.iter()
+                        .filter(|_| rng.below(n) == 0)
+                        .map(|s| s.to_string())
+                        .collect()
+                };
+                let (reads_names, defines) = (pick(3), pick(3));
+                let reads_addresses = (0..rng.below(3))
+                    .map(|_| cells[rng.below(12) as usize])
+                    .collect();
+                sheet.set_cell(
+                    at,
+                    CellDeps {
+                        reads_addresses,
+                        reads_names,
+                        defines,
+                    },
+                )
+            };
+            let plan = match result {
+                Ok(plan) => plan,
+                Err(e) => {
+                    cycles += 1;
+                    assert_eq!(e.cycle.first(), e.cycle.last());
+                    for pair in e.cycle.windows(2) {
+                        assert!(sheet.graph.contains_edge(pair[0], pair[1]));
+                    }
+                    e.plan
+                }
+            };
+            check_against_model(&sheet);
+            check_plan(&sheet, &plan, at, &before);
+            switches += plan.roots.iter().filter(|&&r| r != at).count();
+        }
+        // The run did exercise cycles and definer switches.
+        assert!(
+            cycles > 100 && switches > 100,
+            "{cycles} cycles, {switches} switches"
+        );
+    }
+
+    fn check_against_model(sheet: &Sheet) {
+        let mut expected: BTreeMap<(Address, Address), u32> = BTreeMap::new();
+        for (&v, cell) in &sheet.cells {
+            for &u in &cell.deps.reads_addresses {
+                *expected.entry((u, v)).or_default() += 1;
+            }
+            for name in &cell.deps.reads_names {
+                let defs: Vec<Address> = sheet
+                    .cells
+                    .iter()
+                    .filter(|&(&d, c)| d != v && c.deps.defines.contains(name))
+                    .map(|(&d, _)| d)
+                    .collect();
+                let definer = defs.iter().rev().find(|&&d| d < v).or(defs.last());
+                assert_eq!(sheet.definer_of(name, v), definer.copied());
+                assert_eq!(cell.resolved.get(name), definer);
+                if let Some(&d) = definer {
+                    *expected.entry((d, v)).or_default() += 1;
+                }
+            }
+        }
+        let actual: BTreeMap<(Address, Address), u32> = sheet
+            .graph
+            .all_edges()
+            .map(|(u, v, &w)| ((u, v), w))
+            .collect();
+        assert_eq!(actual, expected);
+        for node in sheet.graph.nodes() {
+            assert!(
+                sheet.contains(node)
+                    || sheet
+                        .graph
+                        .neighbors_directed(node, Outgoing)
+                        .next()
+                        .is_some(),
+                "stale empty node {node}"
+            );
+        }
+    }
+
+    fn check_plan(sheet: &Sheet, plan: &Plan, at: Address, before: &[Address]) {
+        let mut all: Vec<Address> = plan
+            .order
+            .iter()
+            .chain(&plan.cyclic)
+            .chain(&plan.blocked)
+            .copied()
+            .collect();
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), count, "each cell once");
+        assert!(all.iter().all(|&c| sheet.contains(c)));
+        if sheet.contains(at) {
+            assert!(all.contains(&at));
+        } else if before.contains(&at) {
+            // Deleted: its former address readers are in the plan.
+            for reader in sheet.dependents(at) {
+                assert!(all.contains(&reader));
+            }
+        }
+        let pos: HashMap<Address, usize> = plan
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i))
+            .collect();
+        for (&u, &iu) in &pos {
+            for v in sheet.graph.neighbors_directed(u, Outgoing) {
+                assert!(all.contains(&v), "closed under successors");
+                if let Some(&iv) = pos.get(&v) {
+                    assert!(iu < iv, "{u} before {v}");
+                }
+            }
+        }
+        for &c in &plan.cyclic {
+            assert!(sheet.cycle_through(c).is_some(), "{c} is on a cycle");
+        }
+        for &c in &plan.blocked {
+            assert!(
+                sheet.cycle_through(c).is_none(),
+                "{c} is only below a cycle"
+            );
+        }
+    }
+}
