@@ -1,18 +1,18 @@
 # Installed first: serves the kernel's own `pysheets` package from sources held in the binary.
-import importlib.abc
-import importlib.util
+# importlib.abc is not imported: it pulls in importlib.resources and costs ~30 ms of start-up.
 import sys
+from importlib.machinery import ModuleSpec
 
 
-class _EmbeddedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _EmbeddedModules:
     def __init__(self, sources):
         self.sources = sources
 
     def find_spec(self, name, path=None, target=None):
         if name not in self.sources:
             return None
-        return importlib.util.spec_from_loader(
-            name, self, origin=f"<{name}>", is_package=(name == "pysheets"))
+        spec = ModuleSpec(name, self, origin=f"<{name}>", is_package=(name == "pysheets"))
+        return spec
 
     def create_module(self, spec):
         return None

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import uuid
 
 import _pysheets_native as _native
 
@@ -19,6 +18,12 @@ _REPR_METHODS = [
     ("application/pdf", "_repr_pdf_"),
 ]
 _BINARY = {"image/png", "image/jpeg", "application/pdf"}
+
+
+def _new_id():
+    import uuid
+
+    return uuid.uuid4().hex
 
 
 def _plain(obj):
@@ -106,7 +111,7 @@ def display(*objs, include=None, exclude=None, metadata=None, transient=None,
     if clear:
         clear_output(wait=True)
     if display_id is True:
-        display_id = uuid.uuid4().hex
+        display_id = _new_id()
     transient = dict(transient or {})
     if display_id:
         transient["display_id"] = display_id
@@ -137,7 +142,7 @@ class DisplayHandle:
     """What `display(..., display_id=...)` returns: `update` and `display` it again."""
 
     def __init__(self, display_id=None):
-        self.display_id = display_id or uuid.uuid4().hex
+        self.display_id = display_id or _new_id()
 
     def __repr__(self):
         return f"<DisplayHandle display_id={self.display_id}>"

@@ -7,7 +7,9 @@ import os
 import signal
 import sys
 
-from pysheets import comm, display, execution, introspect, magics, streams
+from pysheets import display, execution, magics, streams
+
+# `introspect` and `comm` are imported on first use: start-up time is a feature.
 
 
 def setup():
@@ -39,12 +41,11 @@ def _bridge_ipython():
     IPython is not imported here (it costs start-up time): a finder patches the module when the
     user's code imports it.
     """
-    import importlib.abc
     import importlib.machinery
 
     targets = {"IPython.core.display_functions", "IPython.display"}
 
-    class Patch(importlib.abc.MetaPathFinder):
+    class Patch:
         def find_spec(self, name, path, target=None):
             if name not in targets:
                 return None
@@ -85,18 +86,26 @@ def execute_json(request):
 
 
 def complete_json(code, cursor_pos):
+    from pysheets import introspect
+
     return json.dumps(introspect.complete(code, cursor_pos))
 
 
 def inspect_json(code, cursor_pos, detail_level):
+    from pysheets import introspect
+
     return json.dumps(introspect.inspect_request(code, cursor_pos, detail_level), default=str)
 
 
 def is_complete_json(code):
+    from pysheets import introspect
+
     return json.dumps(introspect.is_complete(code))
 
 
 def comm_json(msg_type, msg):
+    from pysheets import comm
+
     msg = json.loads(msg)
     try:
         {"comm_open": comm.handle_open, "comm_msg": comm.handle_msg,
@@ -107,4 +116,6 @@ def comm_json(msg_type, msg):
 
 
 def comm_info_json(target_name):
+    from pysheets import comm
+
     return json.dumps(comm.info(target_name))

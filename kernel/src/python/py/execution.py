@@ -5,7 +5,6 @@ import builtins
 import json
 import linecache
 import sys
-import traceback
 
 import _pysheets_native as _native
 from pysheets import display as _display
@@ -46,6 +45,8 @@ def _ends_with_semicolon(code):
 
 def format_exception(exc):
     """ename, evalue and traceback lines, without the kernel's own frames."""
+    import traceback
+
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_INTERNAL_PREFIX):
         tb = tb.tb_next

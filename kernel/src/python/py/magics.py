@@ -6,8 +6,6 @@ inside a `try:` block) become calls to the functions below before the code is pa
 
 import os
 import re
-import shlex
-import subprocess
 import sys
 
 _LINE = re.compile(r"^([ \t]*)(%(?=[A-Za-z_])|!(?=[^=\s]))(.*)$")
@@ -33,6 +31,8 @@ def transform(code):
 
 def system(cmd):
     """`!cmd`: runs in a shell; its output goes through the kernel's captured descriptors."""
+    import subprocess
+
     sys.stdout.flush()
     sys.stderr.flush()
     proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, errors="replace")
@@ -44,6 +44,8 @@ def system(cmd):
 
 
 def _pip(args):
+    import shlex
+
     cmd = [sys.executable, "-m", "pip"] + shlex.split(args)
     system(" ".join(shlex.quote(c) for c in cmd))
     print("Note: you may need to restart the kernel to use updated packages.")
