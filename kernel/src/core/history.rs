@@ -13,6 +13,8 @@ pub struct Entry {
     pub session: i64,
     pub line: i64,
     pub input: String,
+    /// text/plain of the execute_result, for `output=True` requests.
+    pub output: Option<String>,
 }
 
 pub struct History {
@@ -38,7 +40,10 @@ impl History {
         let mut entries = Vec::new();
         if let Some(file) = path.and_then(|p| File::open(p).ok()) {
             for line in BufReader::new(file).lines().map_while(Result::ok) {
-                if let Ok([s, l, i]) = serde_json::from_str::<[Value; 3]>(&line) {
+                let Ok(Value::Array(fields)) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if let [s, l, i, rest @ ..] = fields.as_slice() {
                     if let (Some(session), Some(line), Some(input)) =
                         (s.as_i64(), l.as_i64(), i.as_str())
                     {
@@ -46,6 +51,7 @@ impl History {
                             session,
                             line,
                             input: input.to_string(),
+                            output: rest.first().and_then(Value::as_str).map(str::to_string),
                         });
                     }
                 }
@@ -68,14 +74,15 @@ impl History {
         self.session
     }
 
-    pub fn store(&mut self, line: i64, input: &str) {
+    pub fn store(&mut self, line: i64, input: &str, output: Option<&str>) {
         let entry = Entry {
             session: self.session,
             line,
             input: input.to_string(),
+            output: output.map(str::to_string),
         };
         if let Some(file) = self.file.as_mut() {
-            let text = json!([entry.session, entry.line, entry.input]).to_string();
+            let text = json!([entry.session, entry.line, entry.input, entry.output]).to_string();
             if let Err(e) = writeln!(file, "{text}") {
                 tracing::warn!("history: cannot append: {e}");
             }
@@ -122,9 +129,16 @@ impl History {
             }
             _ => last(self.entries.iter().collect(), n),
         };
+        let with_output = request["output"].as_bool().unwrap_or(false);
         picked
             .into_iter()
-            .map(|e| json!([e.session, e.line, e.input]))
+            .map(|e| {
+                if with_output {
+                    json!([e.session, e.line, [e.input, e.output]])
+                } else {
+                    json!([e.session, e.line, e.input])
+                }
+            })
             .collect()
     }
 }
@@ -174,12 +188,14 @@ mod tests {
         let path = temp_file("restart");
         let mut h = History::open(Some(&path));
         assert_eq!(h.session(), 1);
-        h.store(1, "a = 1");
-        h.store(2, "print(a)");
+        h.store(1, "a = 1", None);
+        h.store(2, "a", Some("1"));
         let h2 = History::open(Some(&path));
         assert_eq!(h2.session(), 2);
         let tail = h2.query(&json!({"hist_access_type": "tail", "n": 1}));
-        assert_eq!(tail, vec![json!([1, 2, "print(a)"])]);
+        assert_eq!(tail, vec![json!([1, 2, "a"])]);
+        let with_output = h2.query(&json!({"hist_access_type": "tail", "n": 1, "output": true}));
+        assert_eq!(with_output, vec![json!([1, 2, ["a", "1"]])]);
         let range = h2.query(&json!({"hist_access_type": "range", "session": -1, "start": 1}));
         assert_eq!(range.len(), 2);
         std::fs::remove_file(path).unwrap();
@@ -189,7 +205,7 @@ mod tests {
     fn search_with_globs_and_unique() {
         let mut h = History::open(None);
         for (i, code) in ["x = 1", "print(x)", "x = 1", "y = 2"].iter().enumerate() {
-            h.store(i as i64 + 1, code);
+            h.store(i as i64 + 1, code, None);
         }
         let all = h.query(&json!({"hist_access_type": "search", "pattern": "x*", "n": 10}));
         assert_eq!(all.len(), 2);

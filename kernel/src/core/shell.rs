@@ -184,17 +184,21 @@ impl Shell {
         });
         let mut outcome = self.runtime.execute(&request);
         self.finish_output(b);
-        if store_history {
-            self.history.store(count, code);
-        }
-        let failed = outcome["status"] != "ok";
-        let reply = outcome
+        let mut reply = outcome
             .as_object_mut()
             .map(std::mem::take)
             .unwrap_or_default();
+        let output = reply.remove("result_text");
+        if store_history {
+            self.history
+                .store(count, code, output.as_ref().and_then(Value::as_str));
+        }
+        let failed = reply.get("status").and_then(Value::as_str) != Some("ok");
         let mut content = Value::Object(reply);
         content["execution_count"] = json!(count);
-        content["payload"] = json!([]);
+        if !content["payload"].is_array() {
+            content["payload"] = json!([]);
+        }
         if content.get("user_expressions").is_none() {
             content["user_expressions"] = json!({});
         }

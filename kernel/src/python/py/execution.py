@@ -114,19 +114,23 @@ def show_figures():
 
 def execute(code, count, silent, store_history):
     """The whole of an execute_request's Python side; returns the reply's status fields."""
+    _magics.payloads.clear()
+    reply = {"status": "ok"}
     value, has_value, err = run_cell(code, count, silent)
     if err is None and not silent:
         if has_value and value is not None and not _ends_with_semicolon(code):
             data, metadata = _display.format_bundle(value)
+            reply["result_text"] = data.get("text/plain")
             _native.publish("execute_result", json.dumps(
                 {"execution_count": count, "data": data, "metadata": metadata}, default=str))
         if store_history and has_value and value is not None:
             user_ns["_"] = value
     if not silent:
         show_figures()
-    if err is None:
-        return {"status": "ok"}
-    return dict(status="error", **err)
+    reply["payload"] = list(_magics.payloads)
+    if err is not None:
+        reply.update(status="error", **err)
+    return reply
 
 
 def user_expressions(expressions):

@@ -97,8 +97,9 @@ def complete(code, cursor_pos):
             names = []
         if not attr.startswith("_"):
             names = [n for n in names if not n.startswith("_")]
-        matches = sorted(n for n in names if n.startswith(attr))
-        start = cursor_pos - len(attr)
+        # Whole dotted names replacing the whole token, as IPython answers.
+        matches = sorted(f"{base}.{n}" for n in names if n.startswith(attr))
+        start = cursor_pos - len(token)
     else:
         pool = set(user_ns) | set(dir(builtins)) | set(keyword.kwlist)
         if not token.startswith("_"):

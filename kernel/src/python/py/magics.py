@@ -8,15 +8,22 @@ import os
 import re
 import sys
 
+# `obj?` / `?obj` / `obj??`: help in the pager, as in IPython.
+_HELP = re.compile(r"^[ \t]*(\?{0,2})([^\W\d][\w.]*)(\?{0,2})[ \t]*$")
 _LINE = re.compile(r"^([ \t]*)(%(?=[A-Za-z_])|!(?=[^=\s]))(.*)$")
 
 
 def transform(code):
     """Rewrites magic lines into calls; leaves every other line as it is."""
-    if "%" not in code and "!" not in code:
+    if "%" not in code and "!" not in code and "?" not in code:
         return code
     out = []
     for line in code.split("\n"):
+        h = _HELP.match(line)
+        if h and (h.group(1) or h.group(3)):
+            detail = int(len(h.group(1) + h.group(3)) > 1)
+            out.append(f"__pysheets_magics__.page_help({h.group(2)!r}, {detail})")
+            continue
         m = _LINE.match(line)
         if m:
             indent, kind, rest = m.groups()
@@ -41,6 +48,19 @@ def system(cmd):
     if proc.stderr:
         sys.stderr.write(proc.stderr)
     return None
+
+
+# Payloads (e.g. the pager) the current execute_request's reply will carry.
+payloads = []
+
+
+def page_help(name, detail_level=0):
+    from pysheets import introspect
+
+    found = introspect.inspect_request(name, len(name), detail_level)
+    if not found["found"]:
+        raise NameError(f"Object `{name}` not found.")
+    payloads.append({"source": "page", "data": found["data"], "start": 0})
 
 
 def _pip(args):
