@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test: set up, then the Rust checks and unit tests, then the black-box tests with real
+# Jupyter clients (pytest, tests/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PYO3_PYTHON=${PYSHEETS_BUILD_PYTHON:-$(command -v python3)}
+
+echo "[test] cargo fmt --check"
+cargo fmt --all -- --check
+echo "[test] cargo clippy -D warnings"
+cargo clippy --release --all-targets --quiet -- -D warnings
+echo "[test] cargo test"
+cargo test --release --quiet
+echo "[test] pytest (black-box, real clients)"
+set +e
+.venv/bin/python -m pytest tests "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "[test] pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$status"
