@@ -14,7 +14,8 @@ echo "[test] cargo test"
 cargo test --release --quiet
 echo "[test] pytest (black-box, real clients)"
 set +e
-.venv/bin/python -m pytest tests "$@"
+# The embedded runtime's own unit tests live beside it (kernel/src/python/py/test_*.py).
+.venv/bin/python -m pytest --import-mode=importlib tests kernel/src/python/py "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

@@ -16,6 +16,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("pysheets.execution", include_str!("py/execution.py")),
     ("pysheets.introspect", include_str!("py/introspect.py")),
     ("pysheets.comm", include_str!("py/comm.py")),
+    ("pysheets.sheet", include_str!("py/sheet.py")),
     ("pysheets.mpl_backend", include_str!("py/mpl_backend.py")),
     ("pysheets.entry", include_str!("py/entry.py")),
 ];

@@ -60,6 +60,43 @@ class Comm:
             self._close_callback(msg)
 
 
+class CommManager:
+    """What the `comm` package's `get_comm_manager()` returns here (ipywidgets uses it)."""
+
+    def register_target(self, name, callback):
+        register_target(name, callback)
+
+    def unregister_target(self, name, callback=None):
+        unregister_target(name)
+
+    def register_comm(self, comm):
+        comms[comm.comm_id] = comm
+        return comm.comm_id
+
+    def unregister_comm(self, comm):
+        comms.pop(comm.comm_id, None)
+
+    def get_comm(self, comm_id):
+        return comms.get(comm_id)
+
+    @property
+    def targets(self):
+        return targets
+
+    @property
+    def comms(self):
+        return comms
+
+
+manager = CommManager()
+
+
+def adopt_comm_package(module):
+    """Makes the `comm` package (used by ipywidgets) create comms through this kernel."""
+    module.create_comm = create_comm
+    module.get_comm_manager = lambda: manager
+
+
 def register_target(name, callback):
     """`callback(comm, open_msg)` runs when a frontend opens a comm with this target."""
     targets[name] = callback

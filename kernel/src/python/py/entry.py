@@ -43,7 +43,7 @@ def _bridge_ipython():
     """
     import importlib.machinery
 
-    targets = {"IPython.core.display_functions", "IPython.display"}
+    targets = {"IPython.core.display_functions", "IPython.display", "comm"}
 
     class Patch:
         def find_spec(self, name, path, target=None):
@@ -65,6 +65,11 @@ def _bridge_ipython():
 
 
 def _patch_ipython(module):
+    if module.__name__ == "comm":
+        from pysheets import comm
+
+        comm.adopt_comm_package(module)
+        return
     def ipython_display(*objs, **kwargs):
         return display.display(*objs, **kwargs)
 
