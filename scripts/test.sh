@@ -12,10 +12,12 @@ echo "[test] cargo clippy -D warnings"
 cargo clippy --release --all-targets --quiet -- -D warnings
 echo "[test] cargo test"
 cargo test --release --quiet
-echo "[test] pytest (black-box, real clients)"
+echo "[test] pytest: the embedded Python runtime's unit tests (beside it, in kernel/src/python/py)"
+# importlib mode: that folder is a package named `py`, which pytest's own `py` module shadows.
+.venv/bin/python -m pytest -q --import-mode=importlib -p no:cacheprovider kernel/src/python/py
+echo "[test] pytest: black-box tests with real clients (tests/)"
 set +e
-# The embedded runtime's own unit tests live beside it (kernel/src/python/py/test_*.py).
-.venv/bin/python -m pytest --import-mode=importlib tests kernel/src/python/py "$@"
+.venv/bin/python -m pytest tests "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then
