@@ -1,12 +1,6 @@
 //! pysheets-kernel: a Jupyter kernel that turns a notebook into a live spreadsheet of Python.
 
-mod core;
-mod install;
-mod protocol;
-mod python;
-// The sheet engine is built and unit-tested; the execute path does not call it yet.
-#[allow(dead_code, unused_imports)]
-mod sheet;
+use pysheets_kernel::{core, install};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

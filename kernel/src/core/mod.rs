@@ -7,7 +7,10 @@ pub mod control;
 pub mod history;
 pub mod interrupt;
 pub mod kernel_info;
+pub mod labels;
 pub mod launch;
+pub mod reactive;
+pub mod sheet_view;
 pub mod shell;
 
 use crate::protocol::sockets::Outbox;

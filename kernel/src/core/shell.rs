@@ -1,9 +1,11 @@
 //! Serving shell requests, in order, on the thread that runs Python.
 
-use super::{history::History, kernel_info};
+use super::reactive::{CellError, Reactive, Report};
+use super::{history::History, kernel_info, sheet_view};
 use crate::protocol::sockets::Outbox;
 use crate::protocol::wire::{Identity, Message};
 use crate::python::{bridge, capture::Capture, PythonRuntime};
+use crate::sheet::Address;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
@@ -14,6 +16,7 @@ pub struct Shell {
     pub runtime: PythonRuntime,
     pub history: History,
     pub capture: Option<Capture>,
+    reactive: Reactive,
     execution_count: i64,
     /// Requests that were queued behind a failed execute (with stop_on_error): executes among
     /// them are answered `aborted`, as ipykernel does; the rest are served.
@@ -35,6 +38,7 @@ impl Shell {
             runtime,
             history,
             capture,
+            reactive: Reactive::default(),
             execution_count: 0,
             aborting: VecDeque::new(),
             aborting_count: 0,
@@ -105,13 +109,20 @@ impl Shell {
                 );
             }
             "comm_info_request" => {
-                let comms = self.runtime.comm_info(msg.str_field("target_name"));
+                let target = msg.str_field("target_name");
+                let mut comms = self.runtime.comm_info(target);
+                if target.is_empty() || target == SHEET_TARGET {
+                    for id in &self.reactive.comms {
+                        comms[id.as_str()] = json!({"target_name": SHEET_TARGET});
+                    }
+                }
                 self.reply(
                     msg,
                     "comm_info_reply",
                     json!({"status": "ok", "comms": comms}),
                 );
             }
+            "comm_open" | "comm_msg" | "comm_close" if self.sheet_comm(msg) => {}
             kind @ ("comm_open" | "comm_msg" | "comm_close") => {
                 let b = bridge::get();
                 if let Some(b) = b {
@@ -175,14 +186,32 @@ impl Shell {
         if let Some(b) = b {
             b.begin(msg, silent, msg.bool_field("allow_stdin", true));
         }
-        let request = json!({
-            "code": code,
-            "execution_count": count,
-            "silent": silent,
-            "store_history": store_history,
-            "user_expressions": msg.content.get("user_expressions").cloned().unwrap_or(json!({})),
-        });
-        let mut outcome = self.runtime.execute(&request);
+        self.runtime.drain_signals();
+        let user_expressions = msg
+            .content
+            .get("user_expressions")
+            .cloned()
+            .unwrap_or(json!({}));
+        let (mut outcome, metadata) = if silent {
+            // Tools' and frontends' own code: it runs in the namespace but is not a cell.
+            let request = json!({
+                "code": code,
+                "execution_count": count,
+                "silent": silent,
+                "store_history": store_history,
+                "user_expressions": user_expressions,
+            });
+            (self.runtime.execute(&request), None)
+        } else {
+            let (outcome, metadata) = self.execute_cell(msg, code, count);
+            let mut outcome = outcome;
+            if user_expressions.as_object().is_some_and(|m| !m.is_empty()) {
+                outcome["user_expressions"] = self
+                    .runtime
+                    .sheet("user_expressions_json", &user_expressions);
+            }
+            (outcome, Some(metadata))
+        };
         self.finish_output(b);
         let mut reply = outcome
             .as_object_mut()
@@ -205,7 +234,11 @@ impl Shell {
         if failed {
             content["status"] = json!("error");
         }
-        self.reply(msg, "execute_reply", content);
+        let mut reply = self.identity.reply(msg, "execute_reply", content);
+        if let Some(metadata) = metadata {
+            reply.metadata = metadata;
+        }
+        let _ = self.outbox.shell.send(reply);
         if failed && stop_on_error {
             // Only what was already queued when the error was answered: a request sent after
             // the client saw the error is a new decision, not part of the failed batch.
@@ -216,6 +249,100 @@ impl Shell {
         }
     }
 }
+
+impl Shell {
+    /// A non-silent execute: the code is a cell of the sheet (or a `%sheet` command). Returns
+    /// the reply's status fields and its metadata.
+    fn execute_cell(&mut self, msg: &Message, code: &str, count: i64) -> (Value, Value) {
+        let mut report = Report::default();
+        if let Some(ids) = msg.metadata["deletedCells"].as_array() {
+            let ids: Vec<String> = ids
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            self.reactive.delete_ids(&self.runtime, &ids, &mut report);
+        }
+        let result = if sheet_view::is_command(code) {
+            match sheet_view::command(&mut self.reactive, &self.runtime, code, count, &mut report) {
+                Ok(data) => {
+                    if let Some(b) = bridge::get() {
+                        b.publish(
+                            "execute_result",
+                            json!({"execution_count": count, "data": data, "metadata": {}}),
+                        );
+                    }
+                    Ok(())
+                }
+                Err(message) => Err(CellError::new("SheetCommandError", message)),
+            }
+        } else {
+            self.reactive
+                .execute(&self.runtime, code, &msg.metadata, count, &mut report)
+        };
+        let mut outcome = match &report.own {
+            Some(own) => json!({
+                "status": "ok",
+                "payload": own["payload"].clone(),
+                "result_text": own["result_text"].clone(),
+            }),
+            None => json!({"status": "ok"}),
+        };
+        if let Err(mut error) = result {
+            error.publish();
+            outcome["status"] = json!("error");
+            outcome["ename"] = json!(error.ename);
+            outcome["evalue"] = json!(error.evalue);
+            outcome["traceback"] = json!(error.traceback);
+        }
+        self.publish_sheet_update(msg, &report);
+        let strings = |list: &[Address]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let metadata = json!({"pysheets": {
+            "address": report.address.map(|a| a.to_string()),
+            "reran": strings(&report.reran),
+            "stale": strings(&report.stale),
+            "errors": self.reactive.errors(),
+        }});
+        (outcome, metadata)
+    }
+
+    /// Tells the grid (comms of the `pysheets` target) which cells changed.
+    fn publish_sheet_update(&self, msg: &Message, report: &Report) {
+        if self.reactive.comms.is_empty() || report.touched.is_empty() {
+            return;
+        }
+        let data = self.reactive.update_message(report);
+        for comm_id in &self.reactive.comms {
+            self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+        }
+    }
+
+    /// Comms of the `pysheets` target are the kernel's own (Rust); others go to Python.
+    fn sheet_comm(&mut self, msg: &Message) -> bool {
+        let comm_id = msg.str_field("comm_id").to_string();
+        match msg.msg_type() {
+            "comm_open" if msg.str_field("target_name") == SHEET_TARGET => {
+                self.reactive.comms.push(comm_id.clone());
+                let data = json!({"type": "snapshot", "sheet": self.reactive.snapshot()});
+                self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+                true
+            }
+            "comm_msg" if self.reactive.comms.contains(&comm_id) => {
+                // Any message asks for the whole sheet again (after a reload, say).
+                let data = json!({"type": "snapshot", "sheet": self.reactive.snapshot()});
+                self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+                true
+            }
+            "comm_close" if self.reactive.comms.contains(&comm_id) => {
+                self.reactive.comms.retain(|c| *c != comm_id);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The comm target the grid extension opens.
+pub const SHEET_TARGET: &str = "pysheets";
 
 /// `cursor_pos` counts code points; a missing or out-of-range one means the end of the code.
 fn cursor_pos(msg: &Message, code: &str) -> usize {

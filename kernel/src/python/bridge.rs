@@ -21,6 +21,8 @@ struct RequestState {
     request: Option<Message>,
     /// A silent request publishes no output at all.
     muted: bool,
+    /// Re-run cells print nowhere: their output area shows their value, not a log.
+    streams_muted: bool,
     allow_stdin: bool,
     stdout: String,
     stderr: String,
@@ -85,12 +87,13 @@ impl Bridge {
         let mut state = self.lock();
         state.request = None;
         state.muted = false;
+        state.streams_muted = false;
         state.allow_stdin = false;
     }
 
     pub fn write_stream(&self, name: &str, text: &str) {
         let mut state = self.lock();
-        if state.muted {
+        if state.muted || state.streams_muted {
             return;
         }
         if name == "stderr" {
@@ -188,6 +191,14 @@ fn write_stream(name: &str, text: &str) -> PyResult<()> {
 }
 
 #[pyfunction]
+fn mute_streams(muted: bool) -> PyResult<()> {
+    let b = bridge()?;
+    b.flush_streams();
+    b.lock().streams_muted = muted;
+    Ok(())
+}
+
+#[pyfunction]
 fn flush_streams() -> PyResult<()> {
     bridge()?.flush_streams();
     Ok(())
@@ -203,6 +214,7 @@ pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
+    m.add_function(wrap_pyfunction!(mute_streams, m)?)?;
     m.add_function(wrap_pyfunction!(request_input, m)?)?;
     Ok(())
 }

@@ -17,6 +17,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("pysheets.introspect", include_str!("py/introspect.py")),
     ("pysheets.comm", include_str!("py/comm.py")),
     ("pysheets.sheet", include_str!("py/sheet.py")),
+    ("pysheets.cells", include_str!("py/cells.py")),
     ("pysheets.mpl_backend", include_str!("py/mpl_backend.py")),
     ("pysheets.entry", include_str!("py/entry.py")),
 ];
@@ -79,8 +80,6 @@ impl PythonRuntime {
     /// Calls `pysheets.entry.<name>(*args)`, which returns a JSON string.
     fn call(&self, name: &str, args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>) -> Value {
         Python::attach(|py| {
-            // A SIGINT that arrived while idle must not interrupt the next request.
-            let _ = py.check_signals();
             let args = pyo3::types::PyTuple::new(py, args(py)).expect("a tuple of objects");
             let result = self
                 .entry
@@ -89,6 +88,13 @@ impl PythonRuntime {
                 .and_then(|r| r.extract::<String>());
             match result {
                 Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {
+                    // The interrupt hit the kernel's own code between cells: pass it on to
+                    // the next cell that runs, which is the one the user wants stopped.
+                    unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+                    json!({"status": "error", "ename": "KeyboardInterrupt", "evalue": "",
+                           "traceback": ["KeyboardInterrupt"]})
+                }
                 Err(e) => {
                     let text = format_py_err(py, &e);
                     tracing::error!("runtime call {name} failed: {text}");
@@ -97,6 +103,13 @@ impl PythonRuntime {
                 }
             }
         })
+    }
+
+    /// Discards a SIGINT that arrived while idle, so it does not interrupt the next request.
+    pub fn drain_signals(&self) {
+        Python::attach(|py| {
+            let _ = py.check_signals();
+        });
     }
 
     pub fn execute(&self, request: &Value) -> Value {
@@ -134,6 +147,12 @@ impl PythonRuntime {
         self.call("comm_json", |py| {
             vec![str_obj(py, msg_type), str_obj(py, &text)]
         })
+    }
+
+    /// Calls one of the sheet entry points (`sheet_run_json`, …) with a JSON request.
+    pub fn sheet(&self, entry: &str, request: &Value) -> Value {
+        let text = request.to_string();
+        self.call(entry, |py| vec![str_obj(py, &text)])
     }
 
     pub fn comm_info(&self, target_name: &str) -> Value {

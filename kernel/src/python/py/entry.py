@@ -90,6 +90,34 @@ def execute_json(request):
     return json.dumps(reply, default=str)
 
 
+def sheet_analyze_json(request):
+    from pysheets import sheet
+
+    return json.dumps(sheet.analyze(json.loads(request)["code"]))
+
+
+def user_expressions_json(request):
+    return json.dumps(execution.user_expressions(json.loads(request)), default=str)
+
+
+def sheet_run_json(request):
+    from pysheets import cells
+
+    return cells.run_json(request)
+
+
+def sheet_mark_json(request):
+    from pysheets import cells
+
+    return cells.mark_json(request)
+
+
+def sheet_delete_json(request):
+    from pysheets import cells
+
+    return cells.delete_json(request)
+
+
 def complete_json(code, cursor_pos):
     from pysheets import introspect
 

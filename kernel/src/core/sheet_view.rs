@@ -1,0 +1,174 @@
+//! `%sheet`: the sheet as one output (JSON for the grid, HTML for notebooks, text for the
+//! console), and the `%sheet …` commands.
+
+use super::reactive::{Reactive, Report};
+use crate::python::PythonRuntime;
+use crate::sheet::Address;
+use serde_json::{json, Value};
+
+pub const SHEET_MIME: &str = "application/vnd.pysheets.sheet+json";
+
+/// Whether `code` is a `%sheet` command (handled by the kernel, not run as a cell).
+pub fn is_command(code: &str) -> bool {
+    let code = code.trim();
+    code == "%sheet" || code.starts_with("%sheet ")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn colour(state: &str) -> &'static str {
+    match state {
+        "error" => "#fde2e1",
+        "upstream-error" => "#fdeede",
+        "stale" => "#fff6cc",
+        _ => "#ffffff",
+    }
+}
+
+/// A grid-shaped HTML table over the used rectangle of the sheet.
+fn html(reactive: &Reactive) -> String {
+    let Some(max_col) = reactive.cells.keys().map(|a| a.col).max() else {
+        return "<p><i>The sheet is empty.</i></p>".into();
+    };
+    let max_row = reactive.cells.keys().map(|a| a.row).max().unwrap_or(0);
+    let mut out = String::from(
+        "<table class=\"pysheets-sheet\" style=\"border-collapse:collapse;font-family:monospace\">\
+         <tr><th></th>",
+    );
+    for col in 0..=max_col {
+        let letters = Address { col, row: 0 }.to_string();
+        let letters = letters.trim_end_matches(char::is_numeric);
+        out.push_str(&format!("<th style=\"padding:2px 8px\">{letters}</th>"));
+    }
+    out.push_str("</tr>");
+    for row in 0..=max_row {
+        out.push_str(&format!(
+            "<tr><th style=\"padding:2px 8px\">{}</th>",
+            row + 1
+        ));
+        for col in 0..=max_col {
+            let address = Address { col, row };
+            match reactive.cells.get(&address) {
+                Some(c) => {
+                    let state = c.state.name();
+                    let tip = match &c.title {
+                        t if t.is_empty() => format!("{address} ({state})"),
+                        t => format!("{address} {t} ({state})"),
+                    };
+                    out.push_str(&format!(
+                        "<td title=\"{}\" style=\"border:1px solid #ccc;padding:2px 8px;\
+                         background:{}\">{}</td>",
+                        escape(&tip),
+                        colour(state),
+                        escape(&c.summary)
+                    ));
+                }
+                None => out.push_str("<td style=\"border:1px solid #eee\"></td>"),
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    out
+}
+
+fn text(reactive: &Reactive) -> String {
+    let mode = if reactive.lazy { "lazy" } else { "auto" };
+    let mut out = format!("sheet: {} cells, mode {mode}\n", reactive.cells.len());
+    for (address, c) in &reactive.cells {
+        let reads: Vec<String> = reactive
+            .sheet
+            .precedents(*address)
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        out.push_str(&format!(
+            "{:<6} {:<16} {:<30} {:<14} reads: {}\n",
+            address.to_string(),
+            c.title,
+            c.summary,
+            c.state.name(),
+            if reads.is_empty() {
+                "-".into()
+            } else {
+                reads.join(", ")
+            }
+        ));
+    }
+    out
+}
+
+fn graph(reactive: &Reactive) -> Value {
+    let mut edges = Vec::new();
+    for &address in reactive.cells.keys() {
+        for p in reactive.sheet.precedents(address) {
+            edges.push((p.to_string(), address.to_string()));
+        }
+    }
+    let text = if edges.is_empty() {
+        "no dependencies".to_string()
+    } else {
+        edges
+            .iter()
+            .map(|(a, b)| format!("{a} → {b}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    json!({"text/plain": text, "application/json": {"edges": edges}})
+}
+
+/// Runs a `%sheet` command; returns the MIME bundle to show, or an error message.
+pub fn command(
+    reactive: &mut Reactive,
+    rt: &PythonRuntime,
+    code: &str,
+    count: i64,
+    report: &mut Report,
+) -> Result<Value, String> {
+    let args: Vec<&str> = code.split_whitespace().skip(1).collect();
+    match args.as_slice() {
+        [] | ["show"] => Ok(json!({
+            SHEET_MIME: reactive.snapshot(),
+            "text/html": html(reactive),
+            "text/plain": text(reactive),
+        })),
+        ["graph"] => Ok(graph(reactive)),
+        ["lazy"] => {
+            reactive.lazy = true;
+            Ok(
+                json!({"text/plain": "sheet mode: lazy (downstream cells go stale; `%sheet run` recomputes them)"}),
+            )
+        }
+        ["auto"] => {
+            reactive.lazy = false;
+            Ok(json!({"text/plain": "sheet mode: auto (downstream cells re-run by themselves)"}))
+        }
+        ["run"] => {
+            reactive.run_stale(rt, count, report);
+            let ran: Vec<String> = report.reran.iter().map(|a| a.to_string()).collect();
+            Ok(
+                json!({"text/plain": format!("recomputed: {}", if ran.is_empty() { "nothing was stale".into() } else { ran.join(", ") })}),
+            )
+        }
+        ["delete", targets @ ..] if !targets.is_empty() => {
+            for target in targets {
+                let address: Address = target.parse().map_err(|e| format!("%sheet delete: {e}"))?;
+                if !reactive.cells.contains_key(&address) {
+                    return Err(format!("%sheet delete: no cell at {address}"));
+                }
+                reactive.delete(rt, address, report);
+            }
+            Ok(json!({"text/plain": format!("deleted {}", targets.join(", "))}))
+        }
+        _ => Err(format!(
+            "unknown %sheet command {:?}: use %sheet, %sheet graph, %sheet lazy, %sheet auto, \
+             %sheet run, %sheet delete ADDRESS",
+            args.join(" ")
+        )),
+    }
+}

@@ -1,0 +1,193 @@
+"""Sheet cells, the Python side: run a cell at an address, keep its value, show it by display id.
+
+The Rust side decides which cells run and in which order; this module only runs one cell at a
+time and reports whether its value changed (early cutoff needs that).
+"""
+
+import ast
+import builtins
+import json
+
+import _pysheets_native as _native
+from pysheets import display as _display
+from pysheets import execution as _execution
+from pysheets import magics as _magics
+from pysheets import sheet as _sheet
+
+user_ns = _execution.user_ns
+_MISSING = object()
+
+values = {}  # address -> the cell's value
+defined = {}  # address -> {name: value} the cell bound, so each reader sees its own definer
+_compiled = {}  # address -> (source, body code, last-expression code, assigned name)
+
+
+def _lookup(address):
+    value = user_ns.get(address)
+    return value if address in values else None
+
+
+def _range(start, end):
+    return _sheet.Range(start, end, _lookup)
+
+
+builtins.__pysheets_range__ = _range
+
+
+def display_id(address):
+    return f"pysheets-{address}"
+
+
+def _compile(address, source):
+    cached = _compiled.get(address)
+    if cached is not None and cached[0] == source:
+        return cached[1:]
+    filename = f"<cell {address}>"
+    transformed = _magics.transform(source)
+    _execution._register_source(filename, transformed)
+    tree = ast.parse(transformed, filename, "exec")
+    last = assigned = None
+    if tree.body:
+        tail = tree.body[-1]
+        if isinstance(tail, ast.Expr):
+            tree.body.pop()
+            last = compile(ast.Expression(tail.value), filename, "eval")
+        elif isinstance(tail, ast.Assign) and len(tail.targets) == 1 \
+                and isinstance(tail.targets[0], ast.Name):
+            assigned = tail.targets[0].id
+        elif isinstance(tail, ast.AnnAssign) and tail.value is not None \
+                and isinstance(tail.target, ast.Name):
+            assigned = tail.target.id
+    body = compile(tree, filename, "exec")
+    _compiled[address] = (source, body, last, assigned)
+    return body, last, assigned
+
+
+def _figures_bundle():
+    """PNG of the figures the cell drew (and closes them), or None."""
+    import sys
+
+    if "matplotlib.pyplot" not in sys.modules:
+        return None
+    from matplotlib._pylab_helpers import Gcf
+
+    managers = Gcf.get_all_fig_managers()
+    if not managers:
+        return None
+    try:
+        return _display.format_bundle(managers[-1].canvas.figure)
+    finally:
+        Gcf.destroy_all()
+
+
+def _publish_value(address, mode, data, metadata):
+    transient = {"display_id": display_id(address)}
+    _native.publish("update_display_data" if mode == "update" else "display_data",
+                    json.dumps({"data": data, "metadata": metadata, "transient": transient},
+                               default=str))
+
+
+def run_json(request):
+    r = json.loads(request)
+    address, source, mode = r["address"], r["code"], r["mode"]
+    for empty in r.get("empty", ()):
+        if empty not in values:
+            user_ns[empty] = None
+    for name, definer in r.get("bind", {}).items():
+        got = defined.get(definer)
+        if got is not None and name in got:
+            user_ns[name] = got[name]
+    _magics.payloads.clear()
+    if mode == "update":
+        _native.mute_streams(True)
+    try:
+        body, last, assigned = _compile(address, source)
+        exec(body, user_ns)
+        if last is not None:
+            value = eval(last, user_ns)
+        elif assigned is not None:
+            value = user_ns.get(assigned)
+        else:
+            value = None
+    except BaseException as exc:
+        err = _execution.format_exception(exc)
+        values.pop(address, None)
+        user_ns.pop(address, None)
+        if mode == "update":
+            show_error(address, f"{err['ename']}: {err['evalue']}")
+        else:
+            _execution.publish_error(err)
+        _figures_bundle()
+        return json.dumps(dict(status="error", **err))
+    finally:
+        if mode == "update":
+            _native.mute_streams(False)
+    defined[address] = {n: user_ns[n] for n in r.get("defines", ()) if n in user_ns}
+    old = values.get(address, _MISSING)
+    changed = old is _MISSING or not _sheet.values_equal(old, value)
+    values[address] = value
+    user_ns[address] = value
+    hidden = _execution._ends_with_semicolon(source)
+    figures = _figures_bundle()
+    if mode == "result":
+        # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
+        # figures as display data.
+        has_display = last is not None and value is not None and not hidden
+        if has_display:
+            data, metadata = _display.format_bundle(value)
+            _native.publish("execute_result", json.dumps(
+                {"execution_count": r.get("execution_count"), "data": data,
+                 "metadata": metadata}, default=str))
+        if figures is not None:
+            _display.publish_display_data(*figures)
+    else:
+        # One output per cell, under the address's display id, so it can be updated in place;
+        # a figure the cell drew is its most useful picture.
+        has_display = (last is not None or assigned is not None or figures is not None) \
+            and not hidden
+        if has_display:
+            if figures is not None:
+                data, metadata = figures
+            elif value is None:
+                data, metadata = {"text/plain": ""}, {}
+            else:
+                data, metadata = _display.format_bundle(value)
+            _publish_value(address, mode, data, metadata)
+    reply = {"status": "ok", "changed": changed, "has_display": has_display,
+             "summary": _sheet.summarize(value), "payload": list(_magics.payloads)}
+    if has_display and value is not None:
+        reply["result_text"] = _display._plain(value)
+    return json.dumps(reply, default=str)
+
+
+def show_error(address, text, kind="error"):
+    """Replaces a cell's shown value by a message (an error, an upstream error, stale)."""
+    import html
+
+    colour = {"error": "#b00020", "stale": "#8a6d00"}.get(kind, "#b00020")
+    data = {
+        "text/plain": text,
+        "text/html": f'<pre style="color:{colour};margin:0">{html.escape(text)}</pre>',
+    }
+    _publish_value(address, "update", data, {"pysheets": {"state": kind}})
+
+
+def mark_json(request):
+    r = json.loads(request)
+    if r.get("drop_value"):
+        values.pop(r["address"], None)
+        user_ns.pop(r["address"], None)
+    if r.get("text"):
+        show_error(r["address"], r["text"], r.get("kind", "error"))
+    return "null"
+
+
+def delete_json(request):
+    r = json.loads(request)
+    address = r["address"]
+    for table in (values, defined, _compiled):
+        table.pop(address, None)
+    user_ns.pop(address, None)
+    for name in r.get("names", ()):
+        user_ns.pop(name, None)
+    return "null"
