@@ -477,7 +477,9 @@ impl Reactive {
                 let cell = self.cells.get_mut(&address).expect("planned cells exist");
                 cell.state = CellState::Ok;
                 cell.summary = outcome["summary"].as_str().unwrap_or_default().to_string();
-                if outcome["changed"].as_bool().unwrap_or(true) {
+                // The edited cell's code changed, so its readers re-run even when its value
+                // did not (a new `def f` evaluates to None both times).
+                if is_edited || outcome["changed"].as_bool().unwrap_or(true) {
                     recompute.mark_changed(address);
                 } else {
                     recompute.mark_unchanged(address);

@@ -266,10 +266,15 @@ impl Shell {
             match sheet_view::command(&mut self.reactive, &self.runtime, code, count, &mut report) {
                 Ok(data) => {
                     if let Some(b) = bridge::get() {
-                        b.publish(
-                            "execute_result",
-                            json!({"execution_count": count, "data": data, "metadata": {}}),
-                        );
+                        // Like a cell's value: display data in frontends with cells.
+                        if msg.metadata["cellId"].is_string() {
+                            b.publish("display_data", json!({"data": data, "metadata": {}}));
+                        } else {
+                            b.publish(
+                                "execute_result",
+                                json!({"execution_count": count, "data": data, "metadata": {}}),
+                            );
+                        }
                     }
                     Ok(())
                 }
