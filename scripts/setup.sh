@@ -16,6 +16,60 @@ pyver=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 
 log() { printf '[setup] %s\n' "$*"; }
 
+# Debian packages: install those that dpkg does not know, with one `apt-get update` first.
+apt_updated=0
+ensure_debian_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if [ "$apt_updated" = 0 ]; then
+    log "apt-get update"
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# What building the kernel and running its tests needs (a C toolchain for crates' build scripts).
+ensure_build_packages() {
+  ensure_debian_packages build-essential pkg-config
+}
+
+# For the browser test of the JupyterLab UI (tests/test_browser.py): Debian's headless Chromium,
+# driven by playwright-core (which cannot download a browser of its own here), and a font for it.
+ensure_chromium_packages() {
+  [ -x /usr/bin/chromium ] && return 0
+  ensure_debian_packages chromium fonts-dejavu-core
+}
+
+# The Node packages of tests/browser/ (playwright-core): `npm ci` when node_modules is missing or
+# package-lock.json changed since the last install.
+ensure_browser_test_node_packages() {
+  local dir=tests/browser stamp=tests/browser/node_modules/.package-lock.sha256 want
+  command -v npm >/dev/null || { log "npm not found: skipping tests/browser/ (the browser test will be skipped)"; return 0; }
+  if [ -f "$dir/package-lock.json" ]; then
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  else
+    want=$(sha256sum "$dir/package.json" | cut -d' ' -f1)
+  fi
+  [ -d "$dir/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+  if [ -f "$dir/package-lock.json" ]; then
+    log "installing Node packages for the browser test (npm ci in $dir)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    log "installing Node packages for the browser test (npm install in $dir)"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  fi
+  echo "$want" > "$stamp"
+}
+
+ensure_build_packages
+
 log "building the kernel (cargo build --release) with $PYTHON"
 PYO3_PYTHON=$PYTHON cargo build --release --quiet
 
@@ -40,6 +94,13 @@ fi
 log "installing the pysheets kernelspec into .venv"
 PATH="$root/.venv/bin:$PATH" VIRTUAL_ENV="$root/.venv" \
   target/release/pysheets-kernel install --sys-prefix --python "$root/.venv/bin/python" >/dev/null
+[ -f .venv/share/jupyter/kernels/pysheets/kernel.json ] || {
+  echo "setup: 'pysheets-kernel install --sys-prefix' wrote no .venv/share/jupyter/kernels/pysheets/kernel.json" >&2
+  exit 1
+}
+ensure_chromium_packages
+ensure_browser_test_node_packages
+
 # ipykernel's spec too: the benchmark and the test suite's self-check compare against it.
 .venv/bin/python -m ipykernel install --sys-prefix >/dev/null 2>&1 || true
 log "ready: $(target/release/pysheets-kernel --version), kernelspecs: $(.venv/bin/jupyter kernelspec list --json | .venv/bin/python -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["kernelspecs"])))')"

@@ -17,7 +17,7 @@ echo "[test] pytest: the embedded Python runtime's unit tests (beside it, in ker
 .venv/bin/python -m pytest -q --import-mode=importlib -p no:cacheprovider kernel/src/python/py
 echo "[test] pytest: black-box tests with real clients (tests/)"
 set +e
-.venv/bin/python -m pytest tests "$@"
+.venv/bin/python -m pytest tests -v "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

@@ -400,25 +400,22 @@ impl Reactive {
             .filter(|a| !self.cells.contains_key(a))
             .map(|a| a.to_string())
             .collect();
-        let bind: serde_json::Map<String, Value> = cell
+        let bind: Vec<(String, String)> = cell
             .reads_names
             .iter()
             .filter_map(|name| {
                 let definer = self.sheet.definer_of(name, address)?;
-                Some((name.clone(), json!(definer.to_string())))
+                Some((name.clone(), definer.to_string()))
             })
             .collect();
-        rt.sheet(
-            "sheet_run_json",
-            &json!({
-                "address": address.to_string(),
-                "code": cell.code,
-                "mode": mode,
-                "execution_count": count,
-                "empty": empty,
-                "bind": bind,
-                "defines": cell.defines,
-            }),
+        rt.run_cell(
+            &address.to_string(),
+            &cell.code,
+            mode,
+            count,
+            &empty,
+            &bind,
+            &cell.defines,
         )
     }
 
@@ -433,6 +430,7 @@ impl Reactive {
         count: i64,
         report: &mut Report,
     ) -> Result<(), CellError> {
+        let started = std::time::Instant::now();
         let mut recompute = Recompute::new(&self.sheet, plan);
         let mut own_error = None;
         let mut interrupted = false;
@@ -510,6 +508,11 @@ impl Reactive {
                 report.own = Some(outcome);
             }
         }
+        tracing::debug!(
+            "ran a plan of {} cells in {:?}",
+            plan.order.len(),
+            started.elapsed()
+        );
         let upstream: Vec<(Address, Address)> = recompute
             .outcomes()
             .filter_map(|(a, o)| match o {

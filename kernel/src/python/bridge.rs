@@ -184,6 +184,50 @@ fn publish(msg_type: &str, content: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// A Python value as JSON: dicts, lists, tuples, str, int, float, bool, None; anything else
+/// as its `str()`. Converting directly saves a `json.dumps` and a parse per message.
+pub fn py_to_json(obj: &Bound<'_, PyAny>) -> Value {
+    use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+    if obj.is_none() {
+        Value::Null
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        Value::String(s.to_string_lossy().into_owned())
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        Value::Bool(b.is_true())
+    } else if obj.is_instance_of::<PyInt>() {
+        obj.extract::<i64>()
+            .map(Value::from)
+            .or_else(|_| obj.extract::<u64>().map(Value::from))
+            .unwrap_or_else(|_| Value::String(obj.to_string()))
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
+    } else if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = serde_json::Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = match k.cast::<PyString>() {
+                Ok(s) => s.to_string_lossy().into_owned(),
+                Err(_) => k.to_string(),
+            };
+            map.insert(key, py_to_json(&v));
+        }
+        Value::Object(map)
+    } else if let Ok(l) = obj.cast::<PyList>() {
+        Value::Array(l.iter().map(|v| py_to_json(&v)).collect())
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        Value::Array(t.iter().map(|v| py_to_json(&v)).collect())
+    } else {
+        Value::String(obj.to_string())
+    }
+}
+
+#[pyfunction]
+fn publish_object(msg_type: &str, content: &Bound<'_, PyAny>) -> PyResult<()> {
+    bridge()?.publish(msg_type, py_to_json(content));
+    Ok(())
+}
+
 #[pyfunction]
 fn write_stream(name: &str, text: &str) -> PyResult<()> {
     bridge()?.write_stream(name, text);
@@ -212,6 +256,7 @@ fn request_input(py: Python<'_>, prompt: &str, password: bool) -> PyResult<Strin
 #[pymodule]
 pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
+    m.add_function(wrap_pyfunction!(publish_object, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
     m.add_function(wrap_pyfunction!(mute_streams, m)?)?;

@@ -88,19 +88,7 @@ impl PythonRuntime {
                 .and_then(|r| r.extract::<String>());
             match result {
                 Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
-                Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {
-                    // The interrupt hit the kernel's own code between cells: pass it on to
-                    // the next cell that runs, which is the one the user wants stopped.
-                    unsafe { pyo3::ffi::PyErr_SetInterrupt() };
-                    json!({"status": "error", "ename": "KeyboardInterrupt", "evalue": "",
-                           "traceback": ["KeyboardInterrupt"]})
-                }
-                Err(e) => {
-                    let text = format_py_err(py, &e);
-                    tracing::error!("runtime call {name} failed: {text}");
-                    json!({"status": "error", "ename": "KernelError", "evalue": text,
-                           "traceback": [text]})
-                }
+                Err(e) => self.failure(py, name, e),
             }
         })
     }
@@ -147,6 +135,54 @@ impl PythonRuntime {
         self.call("comm_json", |py| {
             vec![str_obj(py, msg_type), str_obj(py, &text)]
         })
+    }
+
+    /// Runs one sheet cell (`pysheets.cells.run`); the hot path of re-run batches, so its
+    /// arguments and result cross as Python objects, not JSON.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_cell(
+        &self,
+        address: &str,
+        code: &str,
+        mode: &str,
+        execution_count: i64,
+        empty: &[String],
+        bind: &[(String, String)],
+        defines: &[String],
+    ) -> Value {
+        Python::attach(|py| {
+            let result = (|| -> PyResult<Value> {
+                let bind_dict = PyDict::new(py);
+                for (name, definer) in bind {
+                    bind_dict.set_item(name, definer)?;
+                }
+                let args = (
+                    address,
+                    code,
+                    mode,
+                    execution_count,
+                    pyo3::types::PyList::new(py, empty)?,
+                    bind_dict,
+                    pyo3::types::PyList::new(py, defines)?,
+                );
+                let out = self.entry.bind(py).call_method1("sheet_run", args)?;
+                Ok(super::bridge::py_to_json(&out))
+            })();
+            result.unwrap_or_else(|e| self.failure(py, "sheet_run", e))
+        })
+    }
+
+    fn failure(&self, py: Python<'_>, name: &str, e: PyErr) -> Value {
+        if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+            // The interrupt hit the kernel's own code between cells: pass it on to the next
+            // cell that runs, which is the one the user wants stopped.
+            unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+            return json!({"status": "error", "ename": "KeyboardInterrupt", "evalue": "",
+                          "traceback": ["KeyboardInterrupt"]});
+        }
+        let text = format_py_err(py, &e);
+        tracing::error!("runtime call {name} failed: {text}");
+        json!({"status": "error", "ename": "KernelError", "evalue": text, "traceback": [text]})
     }
 
     /// Calls one of the sheet entry points (`sheet_run_json`, …) with a JSON request.

@@ -16,10 +16,11 @@ from pysheets import sheet as _sheet
 
 user_ns = _execution.user_ns
 _MISSING = object()
+_SIMPLE = {int, float, bool, type(None)}
 
 values = {}  # address -> the cell's value
 defined = {}  # address -> {name: value} the cell bound, so each reader sees its own definer
-_compiled = {}  # address -> (source, body code, last-expression code, assigned name)
+_compiled = {}  # address -> (source, body code, last-expression code, assigned name, hidden)
 
 
 def _lookup(address):
@@ -59,8 +60,9 @@ def _compile(address, source):
                 and isinstance(tail.target, ast.Name):
             assigned = tail.target.id
     body = compile(tree, filename, "exec")
-    _compiled[address] = (source, body, last, assigned)
-    return body, last, assigned
+    hidden = _execution._ends_with_semicolon(source)
+    _compiled[address] = (source, body, last, assigned, hidden)
+    return body, last, assigned, hidden
 
 
 def _figures_bundle():
@@ -82,18 +84,17 @@ def _figures_bundle():
 
 def _publish_value(address, mode, data, metadata):
     transient = {"display_id": display_id(address)}
-    _native.publish("update_display_data" if mode == "update" else "display_data",
-                    json.dumps({"data": data, "metadata": metadata, "transient": transient},
-                               default=str))
+    _native.publish_object("update_display_data" if mode == "update" else "display_data",
+                           {"data": data, "metadata": metadata, "transient": transient})
 
 
-def run_json(request):
-    r = json.loads(request)
-    address, source, mode = r["address"], r["code"], r["mode"]
-    for empty in r.get("empty", ()):
-        if empty not in values:
-            user_ns[empty] = None
-    for name, definer in r.get("bind", {}).items():
+def run(address, source, mode, execution_count, empty, bind, defines):
+    """Runs the cell at `address`; returns a dict for the kernel (no JSON: this is the hot path
+    of every re-run batch)."""
+    for name in empty:
+        if name not in values:
+            user_ns[name] = None
+    for name, definer in bind.items():
         got = defined.get(definer)
         if got is not None and name in got:
             user_ns[name] = got[name]
@@ -101,7 +102,7 @@ def run_json(request):
     if mode == "update":
         _native.mute_streams(True)
     try:
-        body, last, assigned = _compile(address, source)
+        body, last, assigned, hidden = _compile(address, source)
         exec(body, user_ns)
         if last is not None:
             value = eval(last, user_ns)
@@ -118,16 +119,15 @@ def run_json(request):
         else:
             _execution.publish_error(err)
         _figures_bundle()
-        return json.dumps(dict(status="error", **err))
+        return dict(status="error", **err)
     finally:
         if mode == "update":
             _native.mute_streams(False)
-    defined[address] = {n: user_ns[n] for n in r.get("defines", ()) if n in user_ns}
+    defined[address] = {n: user_ns[n] for n in defines if n in user_ns}
     old = values.get(address, _MISSING)
     changed = old is _MISSING or not _sheet.values_equal(old, value)
     values[address] = value
     user_ns[address] = value
-    hidden = _execution._ends_with_semicolon(source)
     figures = _figures_bundle()
     if mode == "result":
         # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
@@ -136,7 +136,7 @@ def run_json(request):
         if has_display:
             data, metadata = _display.format_bundle(value)
             _native.publish("execute_result", json.dumps(
-                {"execution_count": r.get("execution_count"), "data": data,
+                {"execution_count": execution_count, "data": data,
                  "metadata": metadata}, default=str))
         if figures is not None:
             _display.publish_display_data(*figures)
@@ -153,11 +153,15 @@ def run_json(request):
             else:
                 data, metadata = _display.format_bundle(value)
             _publish_value(address, mode, data, metadata)
+    if type(value) in _SIMPLE:
+        summary = repr(value)
+    else:
+        summary = _sheet.summarize(value)
     reply = {"status": "ok", "changed": changed, "has_display": has_display,
-             "summary": _sheet.summarize(value), "payload": list(_magics.payloads)}
-    if has_display and value is not None:
-        reply["result_text"] = _display._plain(value)
-    return json.dumps(reply, default=str)
+             "summary": summary, "payload": list(_magics.payloads)}
+    if mode == "result" and has_display:
+        reply["result_text"] = data["text/plain"]
+    return reply
 
 
 def show_error(address, text, kind="error"):

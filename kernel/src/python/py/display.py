@@ -17,6 +17,8 @@ _REPR_METHODS = [
     ("application/javascript", "_repr_javascript_"),
     ("application/pdf", "_repr_pdf_"),
 ]
+# Types with nothing but a repr: skip the protocol lookups (they dominate re-run batches).
+_SIMPLE = {int, float, complex, str, bytes, bool, type(None)}
 _BINARY = {"image/png", "image/jpeg", "application/pdf"}
 
 
@@ -53,6 +55,8 @@ def _split(result):
 
 def format_bundle(obj, include=None, exclude=None):
     """Returns (data, metadata) for `obj`; `text/plain` is always present."""
+    if type(obj) in _SIMPLE and not include and not exclude:
+        return {"text/plain": repr(obj)}, {}
     data, metadata = {}, {}
     if not isinstance(obj, type):
         mimebundle = getattr(obj, "_repr_mimebundle_", None)

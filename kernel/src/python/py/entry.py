@@ -100,10 +100,10 @@ def user_expressions_json(request):
     return json.dumps(execution.user_expressions(json.loads(request)), default=str)
 
 
-def sheet_run_json(request):
+def sheet_run(*args):
     from pysheets import cells
 
-    return cells.run_json(request)
+    return cells.run(*args)
 
 
 def sheet_mark_json(request):

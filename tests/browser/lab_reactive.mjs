@@ -1,0 +1,261 @@
+// Black-box check of PySheets reactivity in a real JupyterLab, in Debian's headless Chromium.
+//
+//   node lab_reactive.mjs <server url> <notebook path> <screenshot path>
+//
+// The notebook must hold two code cells, `# @A1\n1` and `# @B1\nA1 * 10`, on the pysheets kernel.
+// The script runs both, checks that B1 shows 10, types `# @A1\n5` into A1, runs only A1 (Shift+Enter),
+// and checks that B1's output turns into 50 in place while B1 itself is not re-executed by the
+// frontend (same execution count, no execute_request for it). It prints one JSON object on stdout
+// and exits 0 when every check holds, 1 otherwise (the JSON then has "error").
+//
+// Assertions read JupyterLab's own models through `window.jupyterapp` (the server runs with
+// LabApp.expose_app_in_browser) and the output area's DOM text for what a user sees.
+
+import { chromium } from 'playwright-core';
+
+const [url, notebook, screenshot] = process.argv.slice(2);
+if (!url || !notebook || !screenshot) {
+  console.error('usage: node lab_reactive.mjs <server url> <notebook path> <screenshot path>');
+  process.exit(2);
+}
+
+const STEP_TIMEOUT = 30_000;
+const result = {};
+const log = (...args) => console.error('[lab_reactive]', ...args);
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+// In the page: the state of the notebook's cell i (model and DOM).
+function cellState(i) {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cell = panel.content.widgets[i];
+  const model = cell.model;
+  const outputs = [];
+  for (let j = 0; j < model.outputs.length; j++) {
+    const out = model.outputs.get(j).toJSON();
+    const text = out.data ? out.data['text/plain'] : out.text;
+    outputs.push({
+      output_type: out.output_type,
+      text: Array.isArray(text) ? text.join('') : text ?? null,
+      ename: out.ename ?? null,
+      evalue: out.evalue ?? null,
+    });
+  }
+  const area = cell.node.querySelector('.jp-OutputArea');
+  const prompt = cell.node.querySelector('.jp-InputArea-prompt');
+  return {
+    id: model.sharedModel.getId(),
+    source: model.sharedModel.getSource(),
+    executionCount: model.executionCount,
+    outputs,
+    domOutputText: area ? area.innerText.trim() : null,
+    domOutputCount: cell.node.querySelectorAll('.jp-OutputArea-output').length,
+    domPrompt: prompt ? prompt.innerText.trim() : null,
+  };
+}
+
+// In the page: true once the notebook is open with its kernel started and idle.
+function notebookReady(nbPath) {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return false;
+  const panel = app.shell.currentWidget;
+  if (!panel || !panel.context || panel.context.path !== nbPath || !panel.content.model) return false;
+  if (panel.content.widgets.length < 2) return false;
+  const sc = panel.sessionContext;
+  const kernel = sc && sc.session && sc.session.kernel;
+  return !!(sc.isReady && kernel && kernel.name === 'pysheets' && kernel.status === 'idle' &&
+            kernel.connectionStatus === 'connected');
+}
+
+// In the page: records every kernel message (both directions) in window.__pysheetsMsgs.
+function recordKernelMessages() {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session.kernel;
+  window.__pysheetsMsgs = [];
+  kernel.anyMessage.connect((_, { msg, direction }) => {
+    const c = msg.content || {};
+    window.__pysheetsMsgs.push({
+      direction,
+      channel: msg.channel,
+      msg_type: msg.header.msg_type,
+      msg_id: msg.header.msg_id,
+      parent_msg_id: msg.parent_header ? msg.parent_header.msg_id : undefined,
+      code: c.code,
+      cellId: msg.metadata ? msg.metadata.cellId : undefined,
+      display_id: c.transient ? c.transient.display_id : undefined,
+      text: c.data ? c.data['text/plain'] : c.text,
+      status: c.status ?? c.execution_state,
+      execution_count: c.execution_count,
+      ename: c.ename,
+      evalue: c.evalue,
+      reply_metadata: msg.header.msg_type === 'execute_reply' ? msg.metadata : undefined,
+    });
+  });
+}
+
+// In the page: true when the kernel is idle and cell i has a finished run (no `[*]`).
+function cellIdle(i) {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session.kernel;
+  const cell = panel.content.widgets[i];
+  const prompt = cell.node.querySelector('.jp-InputArea-prompt');
+  return kernel.status === 'idle' && cell.model.executionCount !== null &&
+         !(prompt && prompt.innerText.includes('*'));
+}
+
+async function waitCellText(page, i, text, what) {
+  try {
+    await page.waitForFunction(
+      ([i, text]) => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        const cell = panel.content.widgets[i];
+        const o = cell.model.outputs;
+        if (o.length !== 1) return false;
+        const data = o.get(0).toJSON().data || {};
+        const area = cell.node.querySelector('.jp-OutputArea');
+        return data['text/plain'] === text && area && area.innerText.trim() === text;
+      },
+      [i, text],
+      { timeout: STEP_TIMEOUT, polling: 100 },
+    );
+  } catch (e) {
+    throw new Error(`${what}: cell ${i} never showed ${JSON.stringify(text)} ` +
+                    `(now ${JSON.stringify(await page.evaluate(cellState, i))})`);
+  }
+}
+
+// Selects cell i as the active cell and focuses its editor, by clicking into it as a user would.
+async function clickIntoEditor(page, i) {
+  const editor = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')
+    .nth(i).locator('.cm-content');
+  await editor.click();
+  await page.waitForFunction(
+    (i) => {
+      const nb = window.jupyterapp.shell.currentWidget.content;
+      return nb.activeCellIndex === i && nb.mode === 'edit';
+    },
+    i,
+    { timeout: STEP_TIMEOUT },
+  );
+}
+
+let browser;
+let page;
+let exitCode = 0;
+try {
+  browser = await chromium.launch({
+    executablePath: process.env.PYSHEETS_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on('pageerror', (e) => log('page error:', e.message));
+  page.on('dialog', (d) => { log('dialog:', d.message()); d.dismiss(); });
+
+  const base = url.endsWith('/') ? url : url + '/';
+  const nbUrl = `${base}lab/workspaces/pysheets-test/tree/${encodeURI(notebook)}?reset`;
+  log('opening', nbUrl);
+  await page.goto(nbUrl, { waitUntil: 'domcontentloaded' });
+
+  // The notebook open on a started, idle pysheets kernel.
+  await page.waitForFunction(notebookReady, notebook, { timeout: 60_000, polling: 200 });
+  await page.evaluate(recordKernelMessages);
+  log('notebook open, kernel idle');
+  const initial = [await page.evaluate(cellState, 0), await page.evaluate(cellState, 1)];
+  check(initial[0].source === '# @A1\n1', `cell 0 source is '# @A1\\n1' (got ${JSON.stringify(initial[0].source)})`);
+  check(initial[1].source === '# @B1\nA1 * 10', `cell 1 source is '# @B1\\nA1 * 10' (got ${JSON.stringify(initial[1].source)})`);
+
+  // Run A1, then B1, with Shift+Enter as a user does.
+  await clickIntoEditor(page, 0);
+  await page.keyboard.press('Shift+Enter');
+  await page.waitForFunction(cellIdle, 0, { timeout: STEP_TIMEOUT });
+  await clickIntoEditor(page, 1);
+  await page.keyboard.press('Shift+Enter');
+  await page.waitForFunction(cellIdle, 1, { timeout: STEP_TIMEOUT });
+  await waitCellText(page, 0, '1', 'after running A1');
+  await waitCellText(page, 1, '10', 'after running B1');
+
+  const before = await page.evaluate(cellState, 1);
+  const a1Before = await page.evaluate(cellState, 0);
+  result.b1_before = before.outputs[0].text;
+  result.b1_before_dom = before.domOutputText;
+  result.b1_exec_count_before = before.executionCount;
+  result.a1_exec_count_before = a1Before.executionCount;
+  result.b1_outputs_before = before.outputs;
+  log('B1 before:', JSON.stringify(before));
+  const sentBefore = await page.evaluate(() => window.__pysheetsMsgs.length);
+
+  // Edit A1 in its editor: select all, type the new source, and run only that cell.
+  await clickIntoEditor(page, 0);
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('# @A1');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('5');
+  const a1Source = await page.evaluate(() =>
+    window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel.getSource());
+  check(a1Source === '# @A1\n5', `A1 source after typing is '# @A1\\n5' (got ${JSON.stringify(a1Source)})`);
+  await page.keyboard.press('Shift+Enter');
+  await page.waitForFunction(cellIdle, 0, { timeout: STEP_TIMEOUT });
+  await waitCellText(page, 0, '5', 'after re-running A1');
+  await waitCellText(page, 1, '50', 'B1 after re-running A1');
+
+  const after = await page.evaluate(cellState, 1);
+  const a1After = await page.evaluate(cellState, 0);
+  result.b1_after = after.outputs[0].text;
+  result.b1_after_dom = after.domOutputText;
+  result.b1_exec_count_after = after.executionCount;
+  result.a1_exec_count_after = a1After.executionCount;
+  result.b1_outputs_after = after.outputs;
+  result.b1_dom_output_count_after = after.domOutputCount;
+  result.b1_prompt_after = after.domPrompt;
+  log('B1 after:', JSON.stringify(after));
+
+  // What went over the kernel connection while A1 was re-run.
+  const msgs = await page.evaluate(() => window.__pysheetsMsgs);
+  const later = msgs.slice(sentBefore);
+  const executes = msgs.filter((m) => m.direction === 'send' && m.msg_type === 'execute_request');
+  result.execute_requests = executes.map((m) => m.code);
+  result.execute_requests_after_edit = later
+    .filter((m) => m.direction === 'send' && m.msg_type === 'execute_request').map((m) => m.code);
+  result.b1_updates = later
+    .filter((m) => m.msg_type === 'update_display_data')
+    .map((m) => ({ display_id: m.display_id, text: m.text }));
+  const reply = later.find((m) => m.msg_type === 'execute_reply');
+  result.a1_rerun_reply = reply ? { status: reply.status, metadata: reply.reply_metadata } : null;
+
+  check(result.b1_before === '10' && result.b1_before_dom === '10', 'B1 showed 10 before the edit');
+  check(result.b1_after === '50' && result.b1_after_dom === '50', 'B1 shows 50 after the edit');
+  check(after.outputs.length === 1 && after.domOutputCount === 1, 'B1 still has exactly one output (updated in place)');
+  check(result.b1_exec_count_after === result.b1_exec_count_before, 'B1 execution count unchanged');
+  check(result.a1_exec_count_after > result.a1_exec_count_before, 'A1 was executed again');
+  check(JSON.stringify(result.execute_requests_after_edit) === JSON.stringify(['# @A1\n5']),
+        'after the edit, the frontend sent exactly one execute_request, for A1');
+  check(result.b1_updates.some((u) => u.display_id === 'pysheets-B1' && u.text === '50'),
+        'the kernel sent update_display_data for pysheets-B1 with 50');
+} catch (e) {
+  exitCode = 1;
+  result.error = String(e && e.message ? e.message : e);
+  log('FAILED:', result.error);
+  if (page) {
+    try { result.messages = await page.evaluate(() => window.__pysheetsMsgs || null); } catch {}
+  }
+} finally {
+  if (page) {
+    try {
+      await page.screenshot({ path: screenshot });
+      result.screenshot = screenshot;
+    } catch (e) {
+      log('screenshot failed:', e.message);
+    }
+  }
+  if (browser) await browser.close().catch(() => {});
+}
+console.log(JSON.stringify(result));
+process.exit(exitCode);
