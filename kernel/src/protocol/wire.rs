@@ -18,7 +18,7 @@ pub enum WireError {
     Signature(#[from] SignatureError),
     #[error("frame {0} is not a JSON object: {1}")]
     Json(&'static str, String),
-    #[error("header has no string msg_type")]
+    #[error("header has no string msg_type or msg_id")]
     NoMsgType,
 }
 
@@ -58,7 +58,9 @@ impl Message {
         let [sig, h, p, m, c]: [Bytes; 5] = dicts.try_into().map_err(|_| WireError::TooShort)?;
         signer.verify(&sig, [&h, &p, &m, &c])?;
         let header = parse_dict("header", &h)?;
-        if !header.get("msg_type").is_some_and(Value::is_string) {
+        // Without a msg_id nobody could match a reply to it.
+        let has = |key: &str| header.get(key).is_some_and(Value::is_string);
+        if !has("msg_type") || !has("msg_id") {
             return Err(WireError::NoMsgType);
         }
         Ok(Message {
@@ -231,10 +233,22 @@ mod tests {
             Message::from_frames(no_type, &mut signer),
             Err(WireError::NoMsgType)
         ));
+        let no_id = vec![
+            b("<IDS|MSG>"),
+            b(""),
+            b("{\"msg_type\":\"kernel_info_request\"}"),
+            b("{}"),
+            b("{}"),
+            b("{}"),
+        ];
+        assert!(matches!(
+            Message::from_frames(no_id, &mut signer),
+            Err(WireError::NoMsgType)
+        ));
         let list = vec![
             b("<IDS|MSG>"),
             b(""),
-            b("{\"msg_type\":\"x\"}"),
+            b("{\"msg_type\":\"x\",\"msg_id\":\"1\"}"),
             b("[]"),
             b("{}"),
             b("{}"),

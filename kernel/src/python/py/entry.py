@@ -24,6 +24,7 @@ def setup():
     builtins.update_display = display.update_display
     builtins.clear_output = display.clear_output
     builtins.__pysheets_magics__ = magics
+    builtins.exit = builtins.quit = magics.Exit()
     sys.displayhook = _displayhook
     _bridge_ipython()
     return json.dumps({"version": sys.version.split()[0], "prefix": sys.prefix,

@@ -63,6 +63,17 @@ def page_help(name, detail_level=0):
     payloads.append({"source": "page", "data": found["data"], "start": 0})
 
 
+class Exit:
+    """`exit()` / `quit()`: asks the frontend to end the session (the `ask_exit` payload, as
+    jupyter console expects), instead of raising SystemExit into the kernel."""
+
+    def __repr__(self):
+        return "Use exit() or quit() to end the session."
+
+    def __call__(self, keep_kernel=False):
+        payloads.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
+
+
 def _pip(args):
     import shlex
 
