@@ -94,9 +94,40 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
             }
         }
     };
+    exit_with_parent();
     let history = history::History::open(history::default_path().as_deref());
     Shell::new(identity, outbox, py, history, capture).run(shell_rx);
     ExitCode::SUCCESS
+}
+
+/// Ends the kernel when the process that started it (a frontend, `jupyter console`) dies
+/// without shutting it down, as ipykernel's parent poller does: an orphaned kernel would hold
+/// its ports and memory forever.
+/// Watches `JPY_PARENT_PID`, which jupyter_client sets, rather than our parent process: a
+/// launcher may legitimately be a short-lived wrapper.
+fn exit_with_parent() {
+    let Some(parent) = std::env::var("JPY_PARENT_PID")
+        .ok()
+        .and_then(|p| p.parse::<libc::pid_t>().ok())
+        .filter(|&p| p > 1)
+    else {
+        return;
+    };
+    let _mask = SigintBlocked::new();
+    let spawned = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let alive = unsafe { libc::kill(parent, 0) } == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            if !alive {
+                tracing::warn!("the process that started this kernel ({parent}) is gone: exiting");
+                std::process::exit(0);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch the parent process: {e}");
+    }
 }
 
 /// Blocks SIGINT for threads spawned while it lives.
