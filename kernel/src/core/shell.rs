@@ -61,6 +61,10 @@ impl Shell {
     }
 
     fn publish(&self, parent: &Message, msg_type: &str, content: Value) {
+        // What the running request published through the bridge goes first.
+        if let Some(b) = bridge::get() {
+            b.flush();
+        }
         self.outbox.publish(
             self.identity
                 .broadcast(Some(&parent.header), msg_type, content),
@@ -128,7 +132,7 @@ impl Shell {
                 if let Some(b) = b {
                     b.begin(msg, false, false);
                 }
-                let wire = json!({"header": msg.header, "content": msg.content,
+                let wire = json!({"header": *msg.header, "content": msg.content,
                                   "metadata": msg.metadata});
                 self.runtime.comm(kind, &wire);
                 self.finish_output(b);

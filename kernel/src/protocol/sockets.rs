@@ -27,6 +27,7 @@ pub type SharedSigner = Arc<Mutex<Signer>>;
 /// What the IOPub task is asked to do.
 pub enum Publish {
     Message(Message),
+    Batch(Vec<Message>),
     /// Answered once everything queued before it has been handed to the socket.
     Flush(oneshot::Sender<()>),
 }
@@ -250,6 +251,14 @@ async fn serve_router(
     }
 }
 
+async fn send_iopub(socket: &mut PubSocket, msg: &Message, signer: &SharedSigner) {
+    if let Some(frames) = to_zmq(msg, signer) {
+        if let Err(e) = socket.send(frames).await {
+            tracing::warn!("iopub: send failed: {e}");
+        }
+    }
+}
+
 async fn serve_iopub(
     mut socket: PubSocket,
     mut queue: mpsc::UnboundedReceiver<Publish>,
@@ -257,11 +266,10 @@ async fn serve_iopub(
 ) {
     while let Some(item) = queue.recv().await {
         match item {
-            Publish::Message(msg) => {
-                if let Some(frames) = to_zmq(&msg, &signer) {
-                    if let Err(e) = socket.send(frames).await {
-                        tracing::warn!("iopub: send failed: {e}");
-                    }
+            Publish::Message(msg) => send_iopub(&mut socket, &msg, &signer).await,
+            Publish::Batch(batch) => {
+                for msg in &batch {
+                    send_iopub(&mut socket, msg, &signer).await;
                 }
             }
             Publish::Flush(done) => {

@@ -4,6 +4,7 @@
 use super::signing::{SignatureError, Signer};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 pub const DELIMITER: &[u8] = b"<IDS|MSG>";
 pub const PROTOCOL_VERSION: &str = "5.4";
@@ -25,8 +26,9 @@ pub enum WireError {
 #[derive(Debug, Clone)]
 pub struct Message {
     pub identities: Vec<Bytes>,
-    pub header: Value,
-    pub parent_header: Value,
+    /// Shared, not copied: every output of a request carries its header as parent.
+    pub header: Arc<Value>,
+    pub parent_header: Arc<Value>,
     pub metadata: Value,
     pub content: Value,
     pub buffers: Vec<Bytes>,
@@ -65,8 +67,8 @@ impl Message {
         }
         Ok(Message {
             identities,
-            header,
-            parent_header: parse_dict("parent_header", &p)?,
+            header: Arc::new(header),
+            parent_header: Arc::new(parse_dict("parent_header", &p)?),
             metadata: parse_dict("metadata", &m)?,
             content: parse_dict("content", &c)?,
             buffers,
@@ -74,8 +76,8 @@ impl Message {
     }
 
     pub fn to_frames(&self, signer: &Signer) -> Vec<Bytes> {
-        let h = serde_json::to_vec(&self.header).unwrap_or_default();
-        let p = serde_json::to_vec(&self.parent_header).unwrap_or_default();
+        let h = serde_json::to_vec(&*self.header).unwrap_or_default();
+        let p = serde_json::to_vec(&*self.parent_header).unwrap_or_default();
         let m = serde_json::to_vec(&self.metadata).unwrap_or_default();
         let c = serde_json::to_vec(&self.content).unwrap_or_default();
         let sig = signer.sign([&h, &p, &m, &c]);
@@ -147,7 +149,7 @@ impl Identity {
     pub fn reply(&self, parent: &Message, msg_type: &str, content: Value) -> Message {
         Message {
             identities: parent.identities.clone(),
-            header: self.header(msg_type),
+            header: Arc::new(self.header(msg_type)),
             parent_header: parent.header.clone(),
             metadata: Value::Object(Map::new()),
             content,
@@ -156,11 +158,16 @@ impl Identity {
     }
 
     /// An IOPub message; `parent` is the request it belongs to, when there is one.
-    pub fn broadcast(&self, parent: Option<&Value>, msg_type: &str, content: Value) -> Message {
+    pub fn broadcast(
+        &self,
+        parent: Option<&Arc<Value>>,
+        msg_type: &str,
+        content: Value,
+    ) -> Message {
         Message {
             identities: vec![Bytes::from(format!("kernel.{}.{msg_type}", self.session))],
-            header: self.header(msg_type),
-            parent_header: parent.cloned().unwrap_or_else(|| json!({})),
+            header: Arc::new(self.header(msg_type)),
+            parent_header: parent.cloned().unwrap_or_else(|| Arc::new(json!({}))),
             metadata: json!({}),
             content,
             buffers: Vec::new(),
@@ -181,9 +188,9 @@ mod tests {
     fn request(signer: &Signer) -> Vec<Bytes> {
         let msg = Message {
             identities: vec![Bytes::from_static(b"client-1")],
-            header: json!({"msg_id": "m1", "msg_type": "execute_request", "session": "s",
-                           "username": "u", "date": "", "version": "5.4"}),
-            parent_header: json!({}),
+            header: Arc::new(json!({"msg_id": "m1", "msg_type": "execute_request",
+                           "session": "s", "username": "u", "date": "", "version": "5.4"})),
+            parent_header: Arc::new(json!({})),
             metadata: json!({"cellId": "c1"}),
             content: json!({"code": "1 + 1", "silent": false}),
             buffers: vec![Bytes::from_static(b"raw buffer")],

@@ -3,7 +3,7 @@
 //! It reaches the kernel through one process-wide `Bridge`, set once before Python starts:
 //! CPython calls these functions with no other context.
 
-use crate::protocol::sockets::Outbox;
+use crate::protocol::sockets::{Outbox, Publish};
 use crate::protocol::wire::{Identity, Message};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -26,7 +26,14 @@ struct RequestState {
     allow_stdin: bool,
     stdout: String,
     stderr: String,
+    /// Messages not yet handed to the IOPub task: sent in batches, since waking that task
+    /// once per message cost more than building the message in large re-run batches.
+    pending: Vec<Message>,
 }
+
+/// How many messages wait at most before they are handed over (they also go every
+/// `STREAM_FLUSH_INTERVAL`, at the end of each request, and before anything else is sent).
+const BATCH: usize = 64;
 
 pub struct Bridge {
     identity: Identity,
@@ -49,7 +56,7 @@ pub fn install(identity: Identity, outbox: Outbox, input_replies: Receiver<Messa
         .spawn(|| loop {
             std::thread::sleep(STREAM_FLUSH_INTERVAL);
             if let Some(b) = BRIDGE.get() {
-                b.flush_streams();
+                b.flush();
             }
         })
         .expect("spawning the stream flusher");
@@ -75,7 +82,7 @@ impl Bridge {
 
     /// Everything published from now on belongs to `request`.
     pub fn begin(&self, request: &Message, muted: bool, allow_stdin: bool) {
-        self.flush_streams();
+        self.flush();
         let mut state = self.lock();
         state.request = Some(request.clone());
         state.muted = muted;
@@ -83,7 +90,7 @@ impl Bridge {
     }
 
     pub fn end(&self) {
-        self.flush_streams();
+        self.flush();
         let mut state = self.lock();
         state.request = None;
         state.muted = false;
@@ -103,8 +110,14 @@ impl Bridge {
         }
     }
 
-    pub fn flush_streams(&self) {
+    /// Sends buffered text and queued messages now (`sys.stdout.flush()`, end of a request).
+    pub fn flush(&self) {
         let mut state = self.lock();
+        self.queue_streams(&mut state);
+        self.send_pending(&mut state);
+    }
+
+    fn queue_streams(&self, state: &mut RequestState) {
         if state.stdout.is_empty() && state.stderr.is_empty() {
             return;
         }
@@ -115,22 +128,32 @@ impl Bridge {
         ] {
             if !text.is_empty() {
                 let content = json!({"name": name, "text": text});
-                self.outbox
-                    .publish(self.identity.broadcast(parent.as_ref(), "stream", content));
+                let msg = self.identity.broadcast(parent.as_ref(), "stream", content);
+                state.pending.push(msg);
             }
         }
     }
 
+    fn send_pending(&self, state: &mut RequestState) {
+        if !state.pending.is_empty() {
+            let batch = std::mem::take(&mut state.pending);
+            let _ = self.outbox.iopub.send(Publish::Batch(batch));
+        }
+    }
+
     pub fn publish(&self, msg_type: &str, content: Value) {
-        // Output written before a display must show before it.
-        self.flush_streams();
-        let state = self.lock();
+        let mut state = self.lock();
         if state.muted && OUTPUT_TYPES.contains(&msg_type) {
             return;
         }
+        // Output written before a display must show before it.
+        self.queue_streams(&mut state);
         let parent = state.request.as_ref().map(|r| r.header.clone());
-        self.outbox
-            .publish(self.identity.broadcast(parent.as_ref(), msg_type, content));
+        let msg = self.identity.broadcast(parent.as_ref(), msg_type, content);
+        state.pending.push(msg);
+        if state.pending.len() >= BATCH {
+            self.send_pending(&mut state);
+        }
     }
 
     fn input_request(&self, prompt: &str, password: bool) -> Result<Message, &'static str> {
@@ -152,6 +175,7 @@ impl Bridge {
         let msg = self
             .input_request(prompt, password)
             .map_err(PyRuntimeError::new_err)?;
+        self.flush();
         let replies = || self.input_replies.lock().unwrap_or_else(|p| p.into_inner());
         while replies().try_recv().is_ok() {} // answers to a question nobody asks any more
         let _ = self.outbox.stdin.send(msg);
@@ -237,14 +261,15 @@ fn write_stream(name: &str, text: &str) -> PyResult<()> {
 #[pyfunction]
 fn mute_streams(muted: bool) -> PyResult<()> {
     let b = bridge()?;
-    b.flush_streams();
-    b.lock().streams_muted = muted;
+    let mut state = b.lock();
+    b.queue_streams(&mut state);
+    state.streams_muted = muted;
     Ok(())
 }
 
 #[pyfunction]
 fn flush_streams() -> PyResult<()> {
-    bridge()?.flush_streams();
+    bridge()?.flush();
     Ok(())
 }
 
