@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from queue import Empty
 from typing import Any, Iterator
 
 import pytest
-from jupyter_client import KernelManager
+from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -278,3 +279,37 @@ def jupyter_bin(name: str) -> str:
     if not found:
         pytest.fail(f"{name} not found next to {sys.executable} nor on PATH")
     return found
+
+
+def reap_kernels(runtime_dir: Path) -> None:
+    """Stop any kernel a front end (console, nbconvert) left behind in its runtime dir."""
+    for cf in runtime_dir.glob("kernel-*.json"):
+        kc = BlockingKernelClient()
+        try:
+            kc.load_connection_file(str(cf))
+            kc.start_channels()
+            kc.shutdown()
+            time.sleep(1)
+        except Exception:
+            pass
+        finally:
+            kc.stop_channels()
+        for pid in _pids_with_argument(str(cf)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _pids_with_argument(arg: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if arg.encode() in argv:
+            pids.append(int(entry.name))
+    return pids

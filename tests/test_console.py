@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import KERNEL_NAME, clean_env, jupyter_bin
+from conftest import KERNEL_NAME, clean_env, jupyter_bin, reap_kernels
 
 PROMPT = re.compile(r"In \[(\d+)\]: ")
 
@@ -53,6 +53,7 @@ def test_console_print_and_exit(tmp_path: Path) -> None:
         finish(child, tmp_path)
     finally:
         child.close(force=True)
+        reap_kernels(tmp_path)
 
 
 @pytest.mark.timeout(120)
@@ -65,3 +66,4 @@ def test_console_exit_function(tmp_path: Path) -> None:
         finish(child, tmp_path)
     finally:
         child.close(force=True)
+        reap_kernels(tmp_path)

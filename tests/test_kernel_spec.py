@@ -39,6 +39,9 @@ class PySheetsKernelTests(jupyter_kernel_test.KernelTests):
     incomplete_code_samples = ["print('''hello", "def f(x):\n  x*2", "for i in range(3):"]
     invalid_code_samples = ["import = 7q", "1 +* 2", ")"]
 
+    # `obj?` answers with a "page" payload (IPython's help syntax).
+    code_page_something = "zip?"
+
     code_generate_error = "raise ValueError('boom')"
 
     code_execute_result = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import KERNEL_NAME, REPO, clean_env, jupyter_bin
+from conftest import KERNEL_NAME, REPO, clean_env, jupyter_bin, reap_kernels
 
 EXAMPLES = Path(os.environ.get("PYSHEETS_EXAMPLES", REPO / "examples"))
 NOTEBOOKS = sorted(p for p in EXAMPLES.glob("*.ipynb") if not p.name.endswith(".out.ipynb"))
@@ -28,10 +28,26 @@ def test_there_are_example_notebooks() -> None:
     assert NOTEBOOKS, f"no notebooks in {EXAMPLES}"
 
 
+def run_tool(argv: list[str], runtime_dir: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run a Jupyter tool; stop any kernel it leaves behind if it fails or times out."""
+    runtime_dir.mkdir(exist_ok=True)
+    try:
+        return subprocess.run(
+            argv,
+            env=clean_env(JUPYTER_RUNTIME_DIR=str(runtime_dir)),
+            capture_output=True,
+            text=True,
+            timeout=280,
+            **kw,  # type: ignore[arg-type]
+        )
+    finally:
+        reap_kernels(runtime_dir)
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_nbconvert_execute(notebook: Path, tmp_path: Path) -> None:
-    res = subprocess.run(
+    res = run_tool(
         [
             jupyter_bin("jupyter"),
             "nbconvert",
@@ -47,11 +63,8 @@ def test_nbconvert_execute(notebook: Path, tmp_path: Path) -> None:
             "executed",
             str(notebook),
         ],
+        tmp_path / "runtime",
         cwd=notebook.parent,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=280,
     )
     assert res.returncode == 0, res.stderr[-4000:]
     _check_executed(tmp_path / "executed.ipynb")
@@ -64,7 +77,7 @@ def test_papermill(tmp_path: Path) -> None:
     preferred = [p for p in NOTEBOOKS if p.stem == "hello"]
     notebook = (preferred or NOTEBOOKS)[0]
     out = tmp_path / "papermill-out.ipynb"
-    res = subprocess.run(
+    res = run_tool(
         [
             jupyter_bin("papermill"),
             str(notebook),
@@ -78,10 +91,7 @@ def test_papermill(tmp_path: Path) -> None:
             "--start-timeout",
             "60",
         ],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=280,
+        tmp_path / "runtime",
     )
     assert res.returncode == 0, res.stderr[-4000:]
     _check_executed(out)
