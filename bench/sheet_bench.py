@@ -13,24 +13,29 @@ measured. PySheets re-runs every downstream cell before it replies, so this is
 the time to bring the whole sheet up to date. The reply's
 metadata.pysheets.reran must list exactly the downstream cells (N-1 for chain,
 N for fanout; the chain in chain order), and IOPub must carry one
-update_display_data per re-run cell with the right last value, otherwise the
-run fails: the benchmark cannot silently measure nothing.
+update_display_data per re-run cell with the right last value, and
+user_expressions must give the last cell's new value; otherwise the run
+fails: the benchmark cannot silently measure nothing. --hide-output ends the
+downstream cells with `;` (no update_display_data at all), to separate the
+engine's cost from IOPub's.
 
-Building a sheet costs ~1.5 ms per cell, so the cells are sent pipelined: up
+Building a sheet costs up to ~1.5 ms per cell, so the cells are sent pipelined: up
 to --window execute_requests are in flight before the client reads a reply.
 The build time per cell is printed too.
 
 IOPub: the client's SUB socket has an unlimited receive high-water mark and,
 by default (--iopub thread), a thread receives its raw frames as they come
-(timestamping them, decoding them only after the timing), so the kernel's PUB
-socket never waits on, or drops for, a slow client. --iopub after reads them
+(timestamping them and spotting `status: idle` by a byte search; decoding
+happens only after the timing), so the kernel's PUB socket never waits on,
+or drops for, a slow client. --iopub after reads them
 only after each execute_reply (libzmq's I/O thread still buffers them).
 
 --with-ipykernel runs the same cells on ipykernel (kernelspec python3) and
 times re-executing all of them, head included, as a user would after editing
 the head: --ipykernel-mode pipelined (default; all requests in flight as
 during the build, fairest to ipykernel), sequential (send one, wait for its
-reply, send the next), or both.
+reply, send the next), or both; --ipykernel-reps times (default 1) without
+warm-up, since ipykernel needs seconds per thousand cells.
 
     .venv/bin/python bench/sheet_bench.py
     .venv/bin/python bench/sheet_bench.py --sizes 1000,10000 --reps 5 --json sheet.json
@@ -79,14 +84,23 @@ class Missing(Exception):
 # the sheets
 # --------------------------------------------------------------------------
 
-def sheet_cells(case, n):
-    """[(cellId, code)] of the sheet; the head is first."""
+def sheet_cells(case, n, hide=False):
+    """[(cellId, code)] of the sheet; the head is first.
+
+    hide: the downstream cells end with `;`, so they show nothing and a
+    re-run publishes no update_display_data.
+    """
+    end = ";" if hide else ""
     cells = [("%s-head" % case, "c0 = 0")]
     if case == "chain":
-        cells += [("chain-%d" % i, "c%d = c%d + 1" % (i, i - 1)) for i in range(1, n)]
+        cells += [("chain-%d" % i, "c%d = c%d + 1%s" % (i, i - 1, end)) for i in range(1, n)]
     else:
-        cells += [("fanout-%d" % i, "d%d = c0 + %d" % (i, i)) for i in range(1, n + 1)]
+        cells += [("fanout-%d" % i, "d%d = c0 + %d%s" % (i, i, end)) for i in range(1, n + 1)]
     return cells
+
+
+def last_name(case, n):
+    return "c%d" % (n - 1) if case == "chain" else "d%d" % n
 
 
 def expected_last_value(case, n, k):
@@ -101,18 +115,26 @@ def expected_last_value(case, n, k):
 class IOPub:
     """Reads the client's IOPub socket, either in a thread or on demand.
 
-    Thread mode: a daemon thread blocks in recv_multipart (the GIL is released
-    while it waits) and appends (perf_counter, frames); nothing is decoded on
-    that thread. Messages are decoded by the main thread only in wait_idle(),
-    after the timed part.
+    Thread mode: a daemon thread receives the raw frames as they arrive and
+    keeps (perf_counter, frames). It decodes nothing; it only spots `status:
+    idle` messages by a byte search in their header and content frames and
+    notes their parent's msg_id, so the main thread can sleep on a condition
+    until the idle it waits for has arrived and decode everything after that,
+    outside any timed interval.
+
+    After mode: nothing runs in the background; libzmq's I/O thread buffers
+    the messages (the socket's RCVHWM is 0) and wait_idle() reads them.
     """
+
+    DELIM = b"<IDS|MSG>"
 
     def __init__(self, kc, threaded):
         self.session = kc.session
         self.socket = kc.iopub_channel.socket
         self.threaded = threaded
         self._raw = []
-        self._lock = threading.Lock()
+        self._idle = {}                 # parent msg_id (bytes) -> receive time
+        self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = None
         self.received = 0
@@ -120,79 +142,112 @@ class IOPub:
             self._thread = threading.Thread(target=self._run, name="iopub-drain", daemon=True)
             self._thread.start()
 
+    @classmethod
+    def _idle_parent(cls, frames):
+        """msg_id (bytes) of the parent when frames are a `status: idle` message, else None."""
+        try:
+            i = frames.index(cls.DELIM)
+        except ValueError:
+            return None
+        if len(frames) < i + 6:
+            return None
+        header, parent, content = frames[i + 2], frames[i + 3], frames[i + 5]
+        if b'"status"' not in header or b'"idle"' not in content:
+            return None
+        j = parent.find(b'"msg_id"')
+        if j < 0:
+            return None
+        j = parent.find(b'"', parent.find(b":", j) + 1)
+        return parent[j + 1:parent.find(b'"', j + 1)]
+
     def _run(self):
         poller = zmq.Poller()
         poller.register(self.socket, zmq.POLLIN)
         while not self._stop.is_set():
-            if not poller.poll(50):
-                continue
-            while True:
-                try:
-                    frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=True)
-                except zmq.Again:
-                    break
-                except zmq.ZMQError:
-                    return
-                t = time.perf_counter()
-                with self._lock:
-                    self._raw.append((t, frames))
+            try:
+                if not poller.poll(50):
+                    continue
+                frames = self.socket.recv_multipart(copy=True)
+            except zmq.ZMQError:
+                return
+            t = time.perf_counter()
+            idle = self._idle_parent(frames)
+            with self._cond:
+                self._raw.append((t, frames))
+                if idle is not None:
+                    self._idle[idle] = t
+                    self._cond.notify_all()
 
     def close(self):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
 
-    def _take(self, timeout):
-        """Raw (t, frames) received so far; waits up to timeout for at least one."""
-        if self.threaded:
-            deadline = time.perf_counter() + timeout
-            while True:
-                with self._lock:
-                    raw, self._raw = self._raw, []
-                if raw or time.perf_counter() >= deadline:
-                    return raw
-                time.sleep(0.001)
-        raw = []
-        if self.socket.poll(int(timeout * 1000)):
-            while True:
-                try:
-                    raw.append((None, self.socket.recv_multipart(zmq.NOBLOCK, copy=True)))
-                except zmq.Again:
-                    break
-        return raw
-
     def _decode(self, frames):
         _, msg_list = self.session.feed_identities(frames, copy=True)
         return self.session.deserialize(msg_list, content=True, copy=True)
 
     def wait_idle(self, msg_id, timeout, keep=None):
-        """Decode messages until `status: idle` for msg_id.
+        """Wait for `status: idle` of msg_id, then decode what came until then.
 
-        Returns (time the idle was received or None, [messages with that
-        parent whose msg_type is in keep]). Other messages are dropped.
+        Returns (time the idle was received, or None in after mode; [messages
+        with that parent whose msg_type is in keep]). Other messages are dropped.
         """
         deadline = time.perf_counter() + timeout
+        if self.threaded:
+            key = msg_id.encode()
+            with self._cond:
+                while key not in self._idle:
+                    left = deadline - time.perf_counter()
+                    if left <= 0:
+                        raise BenchFailed("no IOPub status: idle for request %s within %.0f s"
+                                          % (msg_id, timeout))
+                    self._cond.wait(min(left, 1.0))
+                t_idle = self._idle.pop(key)
+                raw, self._raw = self._raw, []
+            return t_idle, self._select(raw, msg_id, keep)
         kept = []
         while True:
             left = deadline - time.perf_counter()
             if left <= 0:
                 raise BenchFailed("no IOPub status: idle for request %s within %.0f s"
                                   % (msg_id, timeout))
-            for t, frames in self._take(min(left, 0.5)):
-                self.received += 1
-                msg = self._decode(frames)
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue
-                kind = msg["msg_type"]
-                if kind == "status" and msg["content"].get("execution_state") == "idle":
-                    return t, kept
-                if keep is not None and kind in keep:
-                    kept.append(msg)
+            if not self.socket.poll(int(min(left, 1.0) * 1000)):
+                continue
+            frames = self.socket.recv_multipart(copy=True)
+            kept += self._select([(None, frames)], msg_id, keep)
+            if self._idle_parent(frames) == msg_id.encode():
+                return None, kept
+
+    def _select(self, raw, msg_id, keep):
+        kept = []
+        for _, frames in raw:
+            self.received += 1
+            if not keep:
+                continue
+            msg = self._decode(frames)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] in keep:
+                kept.append(msg)
+        return kept
 
     def discard(self, quiet=0.05):
         """Drop whatever has arrived, until nothing comes for `quiet` s."""
-        while self._take(quiet):
-            pass
+        while True:
+            if self.threaded:
+                time.sleep(quiet)
+                with self._cond:
+                    raw, self._raw = self._raw, []
+                    self._idle.clear()
+                if not raw:
+                    return
+            else:
+                if not self.socket.poll(int(quiet * 1000)):
+                    return
+                while True:
+                    try:
+                        self.socket.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
 
 
 # --------------------------------------------------------------------------
@@ -285,6 +340,17 @@ class Kernel:
                     cell_id, code, rep["content"].get("ename"), rep["content"].get("evalue")))
         return elapsed, replies, ids
 
+    def evaluate(self, expr):
+        """text/plain of expr, through a silent request's user_expressions (not a cell)."""
+        msg_id = self.kc.execute("", silent=True, store_history=False,
+                                 user_expressions={"v": expr})
+        reply = self.reply(time.perf_counter() + self.args.timeout)
+        if reply["parent_header"].get("msg_id") != msg_id:
+            raise BenchFailed("reply to an unexpected request")
+        self.iopub.wait_idle(msg_id, self.args.timeout)
+        value = reply["content"].get("user_expressions", {}).get("v", {})
+        return value.get("data", {}).get("text/plain", value.get("evalue"))
+
     def run_sequential(self, cells):
         """Send one cell, wait for its reply, send the next. Returns (elapsed ms, last msg_id)."""
         t0 = time.perf_counter()
@@ -332,7 +398,7 @@ def build(kernel, cells, args):
 
 
 def measure_pysheets(case, n, args, ctx):
-    cells = sheet_cells(case, n)
+    cells = sheet_cells(case, n, args.hide_output)
     kernel = Kernel(args.kernel, args, ctx)
     try:
         build_ms, replies, ids = build(kernel, cells, args)
@@ -373,22 +439,28 @@ def measure_pysheets(case, n, args, ctx):
                                   % (case, n, meta.get("errors"), meta.get("stale")))
             t_idle, updates = kernel.iopub.wait_idle(msg_id, args.timeout,
                                                      keep=("update_display_data",))
-            if len(updates) != len(downstream):
-                raise BenchFailed("%s N=%d: %d update_display_data on IOPub, expected %d"
-                                  % (case, n, len(updates), len(downstream)))
-            last = [u for u in updates
-                    if u["content"].get("transient", {}).get("display_id") == "pysheets-" + last_addr]
             want = str(expected_last_value(case, n, k))
-            got = last[-1]["content"]["data"].get("text/plain") if last else None
+            n_updates = 0 if args.hide_output else len(downstream)
+            if len(updates) != n_updates:
+                raise BenchFailed("%s N=%d: %d update_display_data on IOPub, expected %d"
+                                  % (case, n, len(updates), n_updates))
+            if n_updates:
+                last = [u for u in updates if u["content"].get("transient", {})
+                        .get("display_id") == "pysheets-" + last_addr]
+                got = last[-1]["content"]["data"].get("text/plain") if last else None
+                if got != want:
+                    raise BenchFailed("%s N=%d: last cell %s shows %r, expected %r"
+                                      % (case, n, last_addr, got, want))
+            got = kernel.evaluate(last_name(case, n))
             if got != want:
-                raise BenchFailed("%s N=%d: last cell %s shows %r, expected %r"
-                                  % (case, n, last_addr, got, want))
+                raise BenchFailed("%s N=%d: %s is %r, expected %r"
+                                  % (case, n, last_name(case, n), got, want))
             if rep >= args.warmup:
                 samples.append((t1 - t0) * 1e3)
                 if t_idle is not None:
                     idle_samples.append((t_idle - t0) * 1e3)
         return {
-            "kernel": args.kernel, "case": case, "n": n,
+            "kernel": args.kernel, "case": case, "n": n, "hide_output": args.hide_output,
             "cells": len(cells), "rerun_cells": len(downstream),
             "build_ms": build_ms, "build_ms_per_cell": build_ms / len(cells),
             "samples_ms": samples, "idle_samples_ms": idle_samples,
@@ -404,12 +476,12 @@ def measure_pysheets(case, n, args, ctx):
 
 
 def measure_ipykernel(case, n, mode, args, ctx):
-    cells = sheet_cells(case, n)
+    cells = sheet_cells(case, n, args.hide_output)
     kernel = Kernel(args.ipykernel, args, ctx)
     try:
         build_ms, _, _ = build(kernel, cells, args)
         samples, idle_samples = [], []
-        for rep in range(args.warmup + args.reps):
+        for rep in range(args.ipykernel_reps):
             k = 1000 + rep
             edited = [(cells[0][0], "c0 = %d" % k)] + cells[1:]
             t0 = time.perf_counter()
@@ -419,21 +491,17 @@ def measure_ipykernel(case, n, mode, args, ctx):
             else:
                 elapsed, last_id = kernel.run_sequential(edited)
             t_idle, _ = kernel.iopub.wait_idle(last_id, args.timeout)
-            # check the sheet really was recomputed
-            last_name = "c%d" % (n - 1) if case == "chain" else "d%d" % n
-            msg_id = kernel.kc.execute("", silent=True, user_expressions={"v": last_name})
-            rep_msg = kernel.reply(time.perf_counter() + args.timeout)
-            got = rep_msg["content"].get("user_expressions", {}).get("v", {}).get("data", {}).get("text/plain")
+            # check the cells really were recomputed
+            got = kernel.evaluate(last_name(case, n))
             if got != str(expected_last_value(case, n, k)):
                 raise BenchFailed("ipykernel %s N=%d: %s is %r after re-running"
-                                  % (case, n, last_name, got))
-            kernel.iopub.wait_idle(msg_id, args.timeout)
-            if rep >= args.warmup:
-                samples.append(elapsed)
-                if t_idle is not None:
-                    idle_samples.append((t_idle - t0) * 1e3)
+                                  % (case, n, last_name(case, n), got))
+            samples.append(elapsed)
+            if t_idle is not None:
+                idle_samples.append((t_idle - t0) * 1e3)
         return {
             "kernel": args.ipykernel, "mode": mode, "case": case, "n": n,
+            "hide_output": args.hide_output,
             "cells": len(cells), "rerun_cells": len(cells),
             "build_ms": build_ms, "build_ms_per_cell": build_ms / len(cells),
             "samples_ms": samples, "idle_samples_ms": idle_samples,
@@ -494,8 +562,9 @@ def summarise(results, sizes):
 
 def report(results, ipy_results, summary, args):
     print()
-    print("median of %d repetition(s) after %d warm-up; time = send `c0 = k` -> execute_reply"
-          % (args.reps, args.warmup))
+    print("median of %d repetition(s) after %d warm-up; time = send `c0 = k` -> execute_reply%s"
+          % (args.reps, args.warmup,
+             "; cells end with ';' (no update_display_data)" if args.hide_output else ""))
     rows = [["case", "N", "re-run", "median ms", "ms/cell", "to idle ms", "build ms/cell", "goal"]]
     for r in results:
         goal = ""
@@ -515,7 +584,8 @@ def report(results, ipy_results, summary, args):
             print(text)
     if ipy_results:
         print()
-        print("ipykernel: re-executing every cell (head included); time = first send -> last execute_reply")
+        print("ipykernel: re-executing every cell (head included), median of %d; "
+              "time = first send -> last execute_reply" % args.ipykernel_reps)
         rows = [["case", "N", "mode", "cells", "median ms", "ms/cell", "to idle ms",
                  "pysheets ms", "ipykernel/pysheets"]]
         mine = {(r["case"], r["n"]): r for r in results}
@@ -554,12 +624,18 @@ def main(argv=None):
     p.add_argument("--iopub", choices=("thread", "after"), default="thread",
                    help="drain IOPub in a thread (default; also gives the time to idle) "
                         "or read it after each execute_reply")
+    p.add_argument("--hide-output", action="store_true",
+                   help="end the downstream cells with ';': no update_display_data is "
+                        "published, which separates the engine's cost from IOPub's")
     p.add_argument("--kernel", default="pysheets", help="kernelspec of PySheets (default pysheets)")
     p.add_argument("--with-ipykernel", action="store_true",
                    help="also time ipykernel re-executing the same cells")
     p.add_argument("--ipykernel", default="python3", help="kernelspec of ipykernel (default python3)")
     p.add_argument("--ipykernel-mode", choices=("pipelined", "sequential", "both"),
                    default="pipelined", help="how ipykernel's cells are re-sent (default pipelined)")
+    p.add_argument("--ipykernel-reps", type=int, default=1,
+                   help="timed re-runs per sheet on ipykernel, no warm-up (default 1: "
+                        "ipykernel takes seconds per thousand cells)")
     p.add_argument("--json", metavar="FILE", help="write all samples and the summary to FILE")
     p.add_argument("--check-goals", action="store_true", help="exit 3 when a goal is missed")
     p.add_argument("--timeout", type=float, default=120.0,
@@ -572,7 +648,7 @@ def main(argv=None):
     except ValueError:
         p.error("--sizes expects comma-separated integers")
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    if not sizes or min(sizes) < 2 or args.reps < 1 or args.window < 1 \
+    if not sizes or min(sizes) < 2 or args.reps < 1 or args.window < 1 or args.ipykernel_reps < 1 \
             or any(c not in CASES for c in cases):
         p.error("need sizes >= 2, --reps >= 1, --window >= 1, cases among %s" % ", ".join(CASES))
 
@@ -585,6 +661,9 @@ def main(argv=None):
         print("not available: %s" % exc, file=sys.stderr)
         return 2
 
+    if args.iopub == "thread":
+        # the drain thread must hand the GIL back at once when a reply wakes the main thread
+        sys.setswitchinterval(0.0002)
     ctx = zmq.Context()
     ctx.setsockopt(zmq.LINGER, 0)
     ctx.setsockopt(zmq.RCVHWM, 0)   # never drop IOPub on the client side

@@ -866,3 +866,24 @@ def test_venv_packages_importable(kc: Any) -> None:
     )
     assert_ok(reply)
     assert os.path.realpath(VENV) in os.path.realpath(stream_text(iopub).strip())
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.timeout(120)
+def test_figure_as_value_shows_once(kc: Any) -> None:
+    """A cell whose value is the figure it drew shows one picture, not the figure twice
+    (ipykernel shows it twice: the value and the inline backend's flush)."""
+    code = (
+        "import matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\n"
+        "ax.plot([1, 2])\n"
+        "fig\n"
+    )
+    reply, iopub = execute(kc, code, timeout=90)
+    assert_ok(reply)
+    images = [
+        m for m in iopub
+        if m["msg_type"] in ("display_data", "execute_result")
+        and "image/png" in m["content"]["data"]
+    ]
+    assert len(images) == 1, [m["msg_type"] for m in iopub]

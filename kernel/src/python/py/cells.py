@@ -129,12 +129,15 @@ def run(address, source, mode, execution_count, empty, bind, defines):
     values[address] = value
     user_ns[address] = value
     figures = _figures_bundle()
+    result_text = None  # Out[n] for the history
     if mode == "result":
         # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
         # figures as display data.
         has_display = last is not None and value is not None and not hidden
-        if has_display:
+        drawn = figures is not None and (type(value).__module__ or "").startswith("matplotlib.")
+        if has_display and not drawn:
             data, metadata = _display.format_bundle(value)
+            result_text = data["text/plain"]
             _native.publish("execute_result", json.dumps(
                 {"execution_count": execution_count, "data": data,
                  "metadata": metadata}, default=str))
@@ -159,8 +162,8 @@ def run(address, source, mode, execution_count, empty, bind, defines):
         summary = _sheet.summarize(value)
     reply = {"status": "ok", "changed": changed, "has_display": has_display,
              "summary": summary, "payload": list(_magics.payloads)}
-    if mode == "result" and has_display:
-        reply["result_text"] = data["text/plain"]
+    if result_text is not None:
+        reply["result_text"] = result_text
     return reply
 
 
