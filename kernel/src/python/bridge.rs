@@ -98,6 +98,13 @@ impl Bridge {
         state.allow_stdin = false;
     }
 
+    /// Re-run cells print nowhere: their output area shows their value, not a log.
+    pub fn set_streams_muted(&self, muted: bool) {
+        let mut state = self.lock();
+        self.queue_streams(&mut state);
+        state.streams_muted = muted;
+    }
+
     pub fn write_stream(&self, name: &str, text: &str) {
         let mut state = self.lock();
         if state.muted || state.streams_muted {
@@ -259,15 +266,6 @@ fn write_stream(name: &str, text: &str) -> PyResult<()> {
 }
 
 #[pyfunction]
-fn mute_streams(muted: bool) -> PyResult<()> {
-    let b = bridge()?;
-    let mut state = b.lock();
-    b.queue_streams(&mut state);
-    state.streams_muted = muted;
-    Ok(())
-}
-
-#[pyfunction]
 fn flush_streams() -> PyResult<()> {
     bridge()?.flush();
     Ok(())
@@ -284,7 +282,6 @@ pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish_object, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
-    m.add_function(wrap_pyfunction!(mute_streams, m)?)?;
     m.add_function(wrap_pyfunction!(request_input, m)?)?;
     Ok(())
 }

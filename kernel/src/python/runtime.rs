@@ -41,6 +41,8 @@ pub struct PythonInfo {
 
 pub struct PythonRuntime {
     entry: Py<PyModule>,
+    /// `pysheets.cells.run`, looked up once: it is called for every cell of every batch.
+    run: std::sync::OnceLock<Py<PyAny>>,
     pub info: PythonInfo,
 }
 
@@ -69,6 +71,7 @@ impl PythonRuntime {
         let text = |k: &str| info[k].as_str().unwrap_or_default().to_string();
         Ok(PythonRuntime {
             entry,
+            run: std::sync::OnceLock::new(),
             info: PythonInfo {
                 version: text("version"),
                 prefix: text("prefix"),
@@ -165,7 +168,27 @@ impl PythonRuntime {
                     bind_dict,
                     pyo3::types::PyList::new(py, defines)?,
                 );
-                let out = self.entry.bind(py).call_method1("sheet_run", args)?;
+                let run = match self.run.get() {
+                    Some(run) => run.bind(py).clone(),
+                    None => {
+                        let run = py.import("pysheets.cells")?.getattr("run")?;
+                        let _ = self.run.set(run.clone().unbind());
+                        run
+                    }
+                };
+                let muted = mode == "update";
+                if muted {
+                    if let Some(b) = super::bridge::get() {
+                        b.set_streams_muted(true);
+                    }
+                }
+                let out = run.call1(args);
+                if muted {
+                    if let Some(b) = super::bridge::get() {
+                        b.set_streams_muted(false);
+                    }
+                }
+                let out = out?;
                 Ok(super::bridge::py_to_json(&out))
             })();
             result.unwrap_or_else(|e| self.failure(py, "sheet_run", e))

@@ -7,6 +7,7 @@ time and reports whether its value changed (early cutoff needs that).
 import ast
 import builtins
 import json
+import sys
 
 import _pysheets_native as _native
 from pysheets import display as _display
@@ -67,8 +68,6 @@ def _compile(address, source):
 
 def _figures_bundle():
     """PNG of the figures the cell drew (and closes them), or None."""
-    import sys
-
     if "matplotlib.pyplot" not in sys.modules:
         return None
     from matplotlib._pylab_helpers import Gcf
@@ -99,8 +98,6 @@ def run(address, source, mode, execution_count, empty, bind, defines):
         if got is not None and name in got:
             user_ns[name] = got[name]
     _magics.payloads.clear()
-    if mode == "update":
-        _native.mute_streams(True)
     try:
         body, last, assigned, hidden = _compile(address, source)
         exec(body, user_ns)
@@ -120,9 +117,6 @@ def run(address, source, mode, execution_count, empty, bind, defines):
             _execution.publish_error(err)
         _figures_bundle()
         return dict(status="error", **err)
-    finally:
-        if mode == "update":
-            _native.mute_streams(False)
     defined[address] = {n: user_ns[n] for n in defines if n in user_ns}
     old = values.get(address, _MISSING)
     changed = old is _MISSING or not _sheet.values_equal(old, value)

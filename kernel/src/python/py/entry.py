@@ -101,12 +101,6 @@ def user_expressions_json(request):
     return json.dumps(execution.user_expressions(json.loads(request)), default=str)
 
 
-def sheet_run(*args):
-    from pysheets import cells
-
-    return cells.run(*args)
-
-
 def sheet_mark_json(request):
     from pysheets import cells
 
