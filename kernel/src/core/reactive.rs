@@ -431,6 +431,11 @@ impl Reactive {
         report: &mut Report,
     ) -> Result<(), CellError> {
         let started = std::time::Instant::now();
+        // Failures inside the batch are Recompute's business; only a cell that was failed
+        // before the batch needs each cell's precedents checked (skipped when there is none).
+        let failed_before = self.cells.values().any(|c| c.state.failed().is_some());
+        // Re-run cells print nowhere; toggled only when the mode changes, not per cell.
+        let mut muted = false;
         let mut recompute = Recompute::new(&self.sheet, plan);
         let mut own_error = None;
         let mut interrupted = false;
@@ -443,7 +448,12 @@ impl Reactive {
                 recompute.mark_changed(address);
                 continue;
             }
-            if let Some((source, message)) = self.failed_precedent(address) {
+            let failed_precedent = if failed_before {
+                self.failed_precedent(address)
+            } else {
+                None
+            };
+            if let Some((source, message)) = failed_precedent {
                 let mut error = CellError::new(
                     "UpstreamError",
                     format!("{address} reads {source}, which failed: {message}"),
@@ -466,6 +476,12 @@ impl Reactive {
                 Some((a, Shown::Result)) if a == address => "result",
                 _ => "update",
             };
+            if muted != (mode == "update") {
+                muted = mode == "update";
+                if let Some(b) = bridge::get() {
+                    b.set_streams_muted(muted);
+                }
+            }
             let outcome = self.run_one(rt, address, mode, count);
             report.touched.insert(address);
             if !is_edited {
@@ -506,6 +522,11 @@ impl Reactive {
             }
             if is_edited {
                 report.own = Some(outcome);
+            }
+        }
+        if muted {
+            if let Some(b) = bridge::get() {
+                b.set_streams_muted(false);
             }
         }
         tracing::debug!(

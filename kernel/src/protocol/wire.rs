@@ -124,25 +124,38 @@ fn next_message_number() -> u64 {
 pub struct Identity {
     pub session: String,
     pub username: String,
+    /// The header fields that never change, cloned into each new header.
+    template: Map<String, Value>,
 }
 
 impl Identity {
     pub fn new() -> Self {
+        let session = uuid::Uuid::new_v4().to_string();
+        let username = "pysheets".to_string();
+        let mut template = Map::new();
+        template.insert("session".into(), json!(session));
+        template.insert("username".into(), json!(username));
+        template.insert("version".into(), json!(PROTOCOL_VERSION));
         Identity {
-            session: uuid::Uuid::new_v4().to_string(),
-            username: "pysheets".into(),
+            session,
+            username,
+            template,
         }
     }
 
+    /// A new header; built for every message, so it starts from the fixed fields.
     pub fn header(&self, msg_type: &str) -> Value {
-        json!({
-            "msg_id": format!("{}_{}", self.session, next_message_number()),
-            "session": self.session,
-            "username": self.username,
-            "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "msg_type": msg_type,
-            "version": PROTOCOL_VERSION,
-        })
+        let mut header = self.template.clone();
+        header.insert(
+            "msg_id".into(),
+            Value::String(format!("{}_{}", self.session, next_message_number())),
+        );
+        header.insert(
+            "date".into(),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
+        header.insert("msg_type".into(), Value::String(msg_type.into()));
+        Value::Object(header)
     }
 
     /// A reply on the request's socket: same identities, the request's header as parent.

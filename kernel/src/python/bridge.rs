@@ -143,7 +143,7 @@ impl Bridge {
 
     fn send_pending(&self, state: &mut RequestState) {
         if !state.pending.is_empty() {
-            let batch = std::mem::take(&mut state.pending);
+            let batch = std::mem::replace(&mut state.pending, Vec::with_capacity(BATCH));
             let _ = self.outbox.iopub.send(Publish::Batch(batch));
         }
     }
@@ -253,6 +253,28 @@ pub fn py_to_json(obj: &Bound<'_, PyAny>) -> Value {
     }
 }
 
+/// A cell's value under its address's display id: new (`display_data`) or in place.
+#[pyfunction]
+fn publish_value(
+    update: bool,
+    display_id: &str,
+    data: &Bound<'_, PyAny>,
+    metadata: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let content = json!({
+        "data": py_to_json(data),
+        "metadata": py_to_json(metadata),
+        "transient": {"display_id": display_id},
+    });
+    let kind = if update {
+        "update_display_data"
+    } else {
+        "display_data"
+    };
+    bridge()?.publish(kind, content);
+    Ok(())
+}
+
 #[pyfunction]
 fn publish_object(msg_type: &str, content: &Bound<'_, PyAny>) -> PyResult<()> {
     bridge()?.publish(msg_type, py_to_json(content));
@@ -280,6 +302,7 @@ fn request_input(py: Python<'_>, prompt: &str, password: bool) -> PyResult<Strin
 pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
     m.add_function(wrap_pyfunction!(publish_object, m)?)?;
+    m.add_function(wrap_pyfunction!(publish_value, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
     m.add_function(wrap_pyfunction!(request_input, m)?)?;

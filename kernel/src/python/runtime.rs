@@ -176,19 +176,7 @@ impl PythonRuntime {
                         run
                     }
                 };
-                let muted = mode == "update";
-                if muted {
-                    if let Some(b) = super::bridge::get() {
-                        b.set_streams_muted(true);
-                    }
-                }
-                let out = run.call1(args);
-                if muted {
-                    if let Some(b) = super::bridge::get() {
-                        b.set_streams_muted(false);
-                    }
-                }
-                let out = out?;
+                let out = run.call1(args)?;
                 Ok(super::bridge::py_to_json(&out))
             })();
             result.unwrap_or_else(|e| self.failure(py, "sheet_run", e))

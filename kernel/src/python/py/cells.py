@@ -18,6 +18,8 @@ from pysheets import sheet as _sheet
 user_ns = _execution.user_ns
 _MISSING = object()
 _SIMPLE = {int, float, bool, type(None)}
+# Types whose `!=` is the early-cutoff rule itself (floats need the NaN rule of values_equal).
+_EXACT = {int, bool, str, bytes, type(None)}
 
 values = {}  # address -> the cell's value
 defined = {}  # address -> {name: value} the cell bound, so each reader sees its own definer
@@ -82,9 +84,7 @@ def _figures_bundle():
 
 
 def _publish_value(address, mode, data, metadata):
-    transient = {"display_id": display_id(address)}
-    _native.publish_object("update_display_data" if mode == "update" else "display_data",
-                           {"data": data, "metadata": metadata, "transient": transient})
+    _native.publish_value(mode == "update", "pysheets-" + address, data, metadata)
 
 
 def run(address, source, mode, execution_count, empty, bind, defines):
@@ -119,11 +119,15 @@ def run(address, source, mode, execution_count, empty, bind, defines):
         return dict(status="error", **err)
     defined[address] = {n: user_ns[n] for n in defines if n in user_ns}
     old = values.get(address, _MISSING)
-    changed = old is _MISSING or not _sheet.values_equal(old, value)
+    if type(old) is type(value) and type(value) in _EXACT:
+        changed = old != value  # the common case, without a call
+    else:
+        changed = old is _MISSING or not _sheet.values_equal(old, value)
     values[address] = value
     user_ns[address] = value
-    figures = _figures_bundle()
+    figures = _figures_bundle() if "matplotlib.pyplot" in sys.modules else None
     result_text = None  # Out[n] for the history
+    plain = None  # repr(value), once
     if mode == "result":
         # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
         # figures as display data.
@@ -147,15 +151,19 @@ def run(address, source, mode, execution_count, empty, bind, defines):
                 data, metadata = figures
             elif value is None:
                 data, metadata = {"text/plain": ""}, {}
+            elif type(value) in _SIMPLE:
+                plain = repr(value)
+                data, metadata = {"text/plain": plain}, {}
             else:
                 data, metadata = _display.format_bundle(value)
             _publish_value(address, mode, data, metadata)
     if type(value) in _SIMPLE:
-        summary = repr(value)
+        summary = plain if plain is not None else repr(value)
     else:
         summary = _sheet.summarize(value)
+    payloads = _magics.payloads
     reply = {"status": "ok", "changed": changed, "has_display": has_display,
-             "summary": summary, "payload": list(_magics.payloads)}
+             "summary": summary, "payload": list(payloads) if payloads else []}
     if result_text is not None:
         reply["result_text"] = result_text
     return reply
