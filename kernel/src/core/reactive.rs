@@ -3,7 +3,7 @@
 //! Python only runs one cell at a time).
 
 use super::labels;
-use crate::python::{bridge, PythonRuntime};
+use crate::python::{bridge, CellRun, PythonRuntime};
 use crate::sheet::{rewrite_ranges, Address, CellDeps, Outcome, Plan, Recompute, Sheet};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -392,7 +392,7 @@ impl Reactive {
         })
     }
 
-    fn run_one(&self, rt: &PythonRuntime, address: Address, mode: &str, count: i64) -> Value {
+    fn run_one(&self, rt: &PythonRuntime, address: Address, mode: &str, count: i64) -> CellRun {
         let cell = &self.cells[&address];
         let empty: Vec<String> = cell
             .reads_addresses
@@ -487,18 +487,32 @@ impl Reactive {
             if !is_edited {
                 report.reran.push(address);
             }
-            if outcome["status"] == "ok" {
-                let cell = self.cells.get_mut(&address).expect("planned cells exist");
-                cell.state = CellState::Ok;
-                cell.summary = outcome["summary"].as_str().unwrap_or_default().to_string();
-                // The edited cell's code changed, so its readers re-run even when its value
-                // did not (a new `def f` evaluates to None both times).
-                if is_edited || outcome["changed"].as_bool().unwrap_or(true) {
-                    recompute.mark_changed(address);
-                } else {
-                    recompute.mark_unchanged(address);
+            let failure = match outcome {
+                CellRun::Ok {
+                    changed,
+                    summary,
+                    payload,
+                    result_text,
+                } => {
+                    let cell = self.cells.get_mut(&address).expect("planned cells exist");
+                    cell.state = CellState::Ok;
+                    cell.summary = summary;
+                    // The edited cell's code changed, so its readers re-run even when its
+                    // value did not (a new `def f` evaluates to None both times).
+                    if is_edited || changed {
+                        recompute.mark_changed(address);
+                    } else {
+                        recompute.mark_unchanged(address);
+                    }
+                    if is_edited {
+                        report.own = Some(json!({"payload": payload.unwrap_or(json!([])),
+                                                 "result_text": result_text}));
+                    }
+                    None
                 }
-            } else {
+                CellRun::Failed(error) => Some(error),
+            };
+            if let Some(outcome) = failure {
                 let error = CellError::from_python(&outcome);
                 interrupted = error.ename == "KeyboardInterrupt";
                 if interrupted && !is_edited {
@@ -519,9 +533,6 @@ impl Reactive {
                 if is_edited {
                     own_error = Some(error);
                 }
-            }
-            if is_edited {
-                report.own = Some(outcome);
             }
         }
         if muted {

@@ -23,6 +23,20 @@ const SOURCES: &[(&str, &str)] = &[
 ];
 const BOOTSTRAP: &str = include_str!("py/bootstrap.py");
 
+/// What running one sheet cell gave.
+pub enum CellRun {
+    Ok {
+        changed: bool,
+        summary: String,
+        /// Payloads (the pager) for the reply, when there are any.
+        payload: Option<Value>,
+        /// Out[n] as text, for the history.
+        result_text: Option<String>,
+    },
+    /// The error as `{ename, evalue, traceback}` (already shown to the user).
+    Failed(Value),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
@@ -152,9 +166,9 @@ impl PythonRuntime {
         empty: &[String],
         bind: &[(String, String)],
         defines: &[String],
-    ) -> Value {
+    ) -> CellRun {
         Python::attach(|py| {
-            let result = (|| -> PyResult<Value> {
+            let result = (|| -> PyResult<CellRun> {
                 let bind_dict = PyDict::new(py);
                 for (name, definer) in bind {
                     bind_dict.set_item(name, definer)?;
@@ -177,9 +191,25 @@ impl PythonRuntime {
                     }
                 };
                 let out = run.call1(args)?;
-                Ok(super::bridge::py_to_json(&out))
+                // Success is `(changed, summary, payload | None, result_text | None)`;
+                // a failure is the error dict.
+                if let Ok((changed, summary, payload, result_text)) =
+                    out.extract::<(bool, String, Bound<'_, PyAny>, Option<String>)>()
+                {
+                    return Ok(CellRun::Ok {
+                        changed,
+                        summary,
+                        payload: if payload.is_none() {
+                            None
+                        } else {
+                            Some(super::bridge::py_to_json(&payload))
+                        },
+                        result_text,
+                    });
+                }
+                Ok(CellRun::Failed(super::bridge::py_to_json(&out)))
             })();
-            result.unwrap_or_else(|e| self.failure(py, "sheet_run", e))
+            result.unwrap_or_else(|e| CellRun::Failed(self.failure(py, "sheet_run", e)))
         })
     }
 

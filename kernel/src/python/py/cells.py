@@ -162,11 +162,8 @@ def run(address, source, mode, execution_count, empty, bind, defines):
     else:
         summary = _sheet.summarize(value)
     payloads = _magics.payloads
-    reply = {"status": "ok", "changed": changed, "has_display": has_display,
-             "summary": summary, "payload": list(payloads) if payloads else []}
-    if result_text is not None:
-        reply["result_text"] = result_text
-    return reply
+    # A tuple, not a dict: the kernel reads it for every cell of every batch.
+    return (changed, summary, list(payloads) if payloads else None, result_text)
 
 
 def show_error(address, text, kind="error"):
