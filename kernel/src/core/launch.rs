@@ -66,15 +66,17 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
     interrupt::set_sigint_blocked(false);
     interrupt::register_python_thread();
     let python = interpreter::choose_python(python);
+    let python_started = std::time::Instant::now();
     let py = match PythonRuntime::start(python.as_deref()) {
         Ok(py) => py,
         Err(e) => return fail(e),
     };
     tracing::info!(
-        "Python {} at {} (prefix {})",
+        "Python {} at {} (prefix {}), ready in {:?}",
         py.info.version,
         py.info.executable,
-        py.info.prefix
+        py.info.prefix,
+        python_started.elapsed()
     );
     runtime.spawn(control::serve(
         control_rx,

@@ -60,7 +60,7 @@ pub struct PythonRuntime {
     pub info: PythonInfo,
 }
 
-fn load(py: Python<'_>) -> PyResult<(Py<PyModule>, String)> {
+fn load(py: Python<'_>) -> PyResult<(Py<PyModule>, (String, String, String))> {
     let sources = PyDict::new(py);
     for (name, code) in SOURCES {
         sources.set_item(name, code)?;
@@ -70,7 +70,7 @@ fn load(py: Python<'_>) -> PyResult<(Py<PyModule>, String)> {
     let bootstrap = CString::new(BOOTSTRAP).expect("bootstrap has no NUL");
     py.run(&bootstrap, Some(&globals), None)?;
     let entry = py.import("pysheets.entry")?;
-    let info: String = entry.call_method0("setup")?.extract()?;
+    let info: (String, String, String) = entry.call_method0("setup")?.extract()?;
     Ok((entry.unbind(), info))
 }
 
@@ -81,15 +81,14 @@ impl PythonRuntime {
         interpreter::start(python)?;
         let (entry, info) =
             Python::attach(|py| load(py).map_err(|e| RuntimeError::Load(format_py_err(py, &e))))?;
-        let info: Value = serde_json::from_str(&info).unwrap_or_default();
-        let text = |k: &str| info[k].as_str().unwrap_or_default().to_string();
+        let (version, prefix, executable) = info;
         Ok(PythonRuntime {
             entry,
             run: std::sync::OnceLock::new(),
             info: PythonInfo {
-                version: text("version"),
-                prefix: text("prefix"),
-                executable: text("executable"),
+                version,
+                prefix,
+                executable,
             },
         })
     }

@@ -4,3 +4,17 @@ User-facing: `display`, `update_display`, `clear_output`, `DisplayHandle` (also 
 `pysheets.comm` for comms. The kernel's Rust side calls `setup()` once, then the `*_json` entry
 points below with JSON strings, so the FFI boundary stays narrow.
 """
+
+
+class LazyModule:
+    """A module imported on first attribute access: `json` and `re` (with `enum` behind them)
+    were half of the kernel's start-up, and the first cell can pay for them instead."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+

@@ -1,9 +1,10 @@
 """Rich display without IPython: MIME bundles from the `_repr_*_` protocol, and display ids."""
 
-import base64
-import json
-
 import _pysheets_native as _native
+from pysheets import LazyModule
+
+base64 = LazyModule("base64")
+json = LazyModule("json")
 
 # Checked in this order; the first ones a frontend can show best.
 _REPR_METHODS = [

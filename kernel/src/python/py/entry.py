@@ -1,25 +1,25 @@
 """The functions the Rust runtime calls. JSON in, JSON out, so the boundary stays one type."""
 
+import _signal
 import builtins
-import getpass
-import json
 import os
-import signal
 import sys
 
-from pysheets import display, execution, magics, streams
+from pysheets import LazyModule, display, execution, magics, streams
+
+json = LazyModule("json")
 
 # `introspect` and `comm` are imported on first use: start-up time is a feature.
 
 
 def setup():
     # pyo3 initialises Python without signal handlers; interrupts need this one.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # `_signal`, not `signal`: the latter imports enum, a few ms of start-up.
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     os.environ.setdefault("MPLBACKEND", "module://pysheets.mpl_backend")
     sys.stdout = streams.KernelStream("stdout")
     sys.stderr = streams.KernelStream("stderr")
     builtins.input = streams.kernel_input
-    getpass.getpass = streams.kernel_getpass
     builtins.display = display.display
     builtins.update_display = display.update_display
     builtins.clear_output = display.clear_output
@@ -27,8 +27,7 @@ def setup():
     builtins.exit = builtins.quit = magics.Exit()
     sys.displayhook = _displayhook
     _bridge_ipython()
-    return json.dumps({"version": sys.version.split()[0], "prefix": sys.prefix,
-                       "executable": sys.executable})
+    return (sys.version.split()[0], sys.prefix, sys.executable)
 
 
 def _displayhook(value):
@@ -44,7 +43,7 @@ def _bridge_ipython():
     """
     import importlib.machinery
 
-    targets = {"IPython.core.display_functions", "IPython.display", "comm"}
+    targets = {"IPython.core.display_functions", "IPython.display", "comm", "getpass"}
 
     class Patch:
         def find_spec(self, name, path, target=None):
@@ -66,6 +65,9 @@ def _bridge_ipython():
 
 
 def _patch_ipython(module):
+    if module.__name__ == "getpass":
+        module.getpass = streams.kernel_getpass
+        return
     if module.__name__ == "comm":
         from pysheets import comm
 

@@ -1,14 +1,16 @@
 """Running a cell: magics, the value of the last expression, tracebacks that show the user's code."""
 
-import ast
 import builtins
-import json
-import linecache
 import sys
 
 import _pysheets_native as _native
+from pysheets import LazyModule
 from pysheets import display as _display
 from pysheets import magics as _magics
+
+ast = LazyModule("ast")
+json = LazyModule("json")
+linecache = LazyModule("linecache")
 
 # Frames whose code comes from the kernel's own modules are left out of tracebacks.
 _INTERNAL_PREFIX = "<pysheets."

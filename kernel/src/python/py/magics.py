@@ -5,26 +5,33 @@ inside a `try:` block) become calls to the functions below before the code is pa
 """
 
 import os
-import re
 import sys
+from functools import lru_cache
 
 # `obj?` / `?obj` / `obj??`: help in the pager, as in IPython.
-_HELP = re.compile(r"^[ \t]*(\?{0,2})([^\W\d][\w.]*)(\?{0,2})[ \t]*$")
-_LINE = re.compile(r"^([ \t]*)(%(?=[A-Za-z_])|!(?=[^=\s]))(.*)$")
+@lru_cache(maxsize=None)
+def _patterns():
+    # Compiled on first use: importing `re` is a few ms of start-up.
+    import re
+
+    help_line = re.compile(r"^[ \t]*(\?{0,2})([^\W\d][\w.]*)(\?{0,2})[ \t]*$")
+    magic_line = re.compile(r"^([ \t]*)(%(?=[A-Za-z_])|!(?=[^=\s]))(.*)$")
+    return help_line, magic_line
 
 
 def transform(code):
     """Rewrites magic lines into calls; leaves every other line as it is."""
     if "%" not in code and "!" not in code and "?" not in code:
         return code
+    help_line, magic_line = _patterns()
     out = []
     for line in code.split("\n"):
-        h = _HELP.match(line)
+        h = help_line.match(line)
         if h and (h.group(1) or h.group(3)):
             detail = int(len(h.group(1) + h.group(3)) > 1)
             out.append(f"__pysheets_magics__.page_help({h.group(2)!r}, {detail})")
             continue
-        m = _LINE.match(line)
+        m = magic_line.match(line)
         if m:
             indent, kind, rest = m.groups()
             if kind == "!":
