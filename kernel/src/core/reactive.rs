@@ -219,12 +219,16 @@ impl Reactive {
         })
     }
 
-    pub fn errors(&self) -> Vec<String> {
+    fn failed_cells(&self) -> impl Iterator<Item = Address> + '_ {
         self.cells
             .iter()
             .filter(|(_, c)| c.state.failed().is_some())
-            .map(|(a, _)| a.to_string())
-            .collect()
+            .map(|(&a, _)| a)
+    }
+
+    /// Cells in error, upstream error or on a cycle, for the reply's metadata.
+    pub fn errors(&self) -> Vec<String> {
+        self.failed_cells().map(|a| a.to_string()).collect()
     }
 
     /// Runs the code of an execute_request as the cell it addresses, then what is downstream.
@@ -433,7 +437,7 @@ impl Reactive {
         let started = std::time::Instant::now();
         // Failures inside the batch are Recompute's business; only a cell that was failed
         // before the batch needs each cell's precedents checked (skipped when there is none).
-        let failed_before = self.cells.values().any(|c| c.state.failed().is_some());
+        let failed_before = self.failed_cells().next().is_some();
         // Re-run cells print nowhere; toggled only when the mode changes, not per cell.
         let mut muted = false;
         let mut recompute = Recompute::new(&self.sheet, plan);

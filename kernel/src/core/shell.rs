@@ -207,8 +207,7 @@ impl Shell {
             });
             (self.runtime.execute(&request), None)
         } else {
-            let (outcome, metadata) = self.execute_cell(msg, code, count);
-            let mut outcome = outcome;
+            let (mut outcome, metadata) = self.execute_cell(msg, code, count);
             if user_expressions.as_object().is_some_and(|m| !m.is_empty()) {
                 outcome["user_expressions"] = self
                     .runtime
@@ -325,20 +324,23 @@ impl Shell {
         }
     }
 
+    fn send_snapshot(&self, msg: &Message, comm_id: &str) {
+        let data = json!({"type": "snapshot", "sheet": self.reactive.snapshot()});
+        self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+    }
+
     /// Comms of the `pysheets` target are the kernel's own (Rust); others go to Python.
     fn sheet_comm(&mut self, msg: &Message) -> bool {
         let comm_id = msg.str_field("comm_id").to_string();
         match msg.msg_type() {
             "comm_open" if msg.str_field("target_name") == SHEET_TARGET => {
                 self.reactive.comms.push(comm_id.clone());
-                let data = json!({"type": "snapshot", "sheet": self.reactive.snapshot()});
-                self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+                self.send_snapshot(msg, &comm_id);
                 true
             }
             "comm_msg" if self.reactive.comms.contains(&comm_id) => {
                 // Any message asks for the whole sheet again (after a reload, say).
-                let data = json!({"type": "snapshot", "sheet": self.reactive.snapshot()});
-                self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+                self.send_snapshot(msg, &comm_id);
                 true
             }
             "comm_close" if self.reactive.comms.contains(&comm_id) => {

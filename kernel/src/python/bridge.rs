@@ -276,12 +276,6 @@ fn publish_value(
 }
 
 #[pyfunction]
-fn publish_object(msg_type: &str, content: &Bound<'_, PyAny>) -> PyResult<()> {
-    bridge()?.publish(msg_type, py_to_json(content));
-    Ok(())
-}
-
-#[pyfunction]
 fn write_stream(name: &str, text: &str) -> PyResult<()> {
     bridge()?.write_stream(name, text);
     Ok(())
@@ -301,7 +295,6 @@ fn request_input(py: Python<'_>, prompt: &str, password: bool) -> PyResult<Strin
 #[pymodule]
 pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
-    m.add_function(wrap_pyfunction!(publish_object, m)?)?;
     m.add_function(wrap_pyfunction!(publish_value, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;

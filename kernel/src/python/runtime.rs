@@ -225,7 +225,7 @@ impl PythonRuntime {
         json!({"status": "error", "ename": "KernelError", "evalue": text, "traceback": [text]})
     }
 
-    /// Calls one of the sheet entry points (`sheet_run_json`, …) with a JSON request.
+    /// Calls one of the JSON entry points (`sheet_analyze_json`, `sheet_mark_json`, …).
     pub fn sheet(&self, entry: &str, request: &Value) -> Value {
         let text = request.to_string();
         self.call(entry, |py| vec![str_obj(py, &text)])

@@ -17,6 +17,8 @@ from pysheets import sheet as _sheet
 
 user_ns = _execution.user_ns
 _MISSING = object()
+# A cell's output carries the display id "pysheets-<ADDR>", so re-runs can update it in place.
+DISPLAY_ID_PREFIX = "pysheets-"
 _SIMPLE = {int, float, bool, type(None)}
 # Types whose `!=` is the early-cutoff rule itself (floats need the NaN rule of values_equal).
 _EXACT = {int, bool, str, bytes, type(None)}
@@ -36,10 +38,6 @@ def _range(start, end):
 
 
 builtins.__pysheets_range__ = _range
-
-
-def display_id(address):
-    return f"pysheets-{address}"
 
 
 def _compile(address, source):
@@ -84,12 +82,12 @@ def _figures_bundle():
 
 
 def _publish_value(address, mode, data, metadata):
-    _native.publish_value(mode == "update", "pysheets-" + address, data, metadata)
+    _native.publish_value(mode == "update", DISPLAY_ID_PREFIX + address, data, metadata)
 
 
 def run(address, source, mode, execution_count, empty, bind, defines):
-    """Runs the cell at `address`; returns a dict for the kernel (no JSON: this is the hot path
-    of every re-run batch)."""
+    """Runs the cell at `address`. Returns `(changed, summary, payload, result_text)`, or the
+    error dict when it raised (a tuple, not JSON: this is the hot path of re-run batches)."""
     for name in empty:
         if name not in values:
             user_ns[name] = None
@@ -125,7 +123,7 @@ def run(address, source, mode, execution_count, empty, bind, defines):
         changed = old is _MISSING or not _sheet.values_equal(old, value)
     values[address] = value
     user_ns[address] = value
-    figures = _figures_bundle() if "matplotlib.pyplot" in sys.modules else None
+    figures = _figures_bundle()
     result_text = None  # Out[n] for the history
     plain = None  # repr(value), once
     if mode == "result":
@@ -162,7 +160,6 @@ def run(address, source, mode, execution_count, empty, bind, defines):
     else:
         summary = _sheet.summarize(value)
     payloads = _magics.payloads
-    # A tuple, not a dict: the kernel reads it for every cell of every batch.
     return (changed, summary, list(payloads) if payloads else None, result_text)
 
 
