@@ -3,7 +3,7 @@
 //! Python only runs one cell at a time).
 
 use super::labels;
-use crate::python::{bridge, CellRun, PythonRuntime};
+use crate::python::{bridge, CellHandle, CellRun, PythonRuntime};
 use crate::sheet::{rewrite_ranges, Address, CellDeps, Outcome, Plan, Recompute, Sheet};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -45,7 +45,7 @@ impl CellState {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CellRecord {
     /// The code as the user wrote it.
     pub source: String,
@@ -59,6 +59,14 @@ pub struct CellRecord {
     pub reads_addresses: Vec<Address>,
     pub state: CellState,
     pub summary: String,
+    /// A small PNG (base64) of the value, when it shows as a picture.
+    pub png: Option<String>,
+    /// The cell's Python object (None only if Python failed to make it).
+    py: Option<CellHandle>,
+    /// The (name, definer) bindings Python last got for this cell, and the epoch they were
+    /// given in: unchanged bindings are not sent again.
+    bound: Vec<(String, Address)>,
+    bound_epoch: u64,
 }
 
 /// A request's failure before or while running its own cell.
@@ -141,6 +149,9 @@ pub struct Reactive {
     next_in_a: u32,
     /// Open comms of the `pysheets` target.
     pub comms: Vec<String>,
+    /// Bumped whenever a cell's Python object is made or dropped, which invalidates every
+    /// cell's bindings (they hold those objects).
+    epoch: u64,
 }
 
 impl Reactive {
@@ -208,6 +219,9 @@ impl Reactive {
         });
         if let Some(message) = c.state.failed() {
             v["error"] = json!(message);
+        }
+        if let Some(png) = &c.png {
+            v["png"] = json!(png);
         }
         v
     }
@@ -294,6 +308,10 @@ impl Reactive {
                 self.by_id.remove(&old_id);
             }
         }
+        if !self.cells.contains_key(&address) {
+            self.epoch += 1;
+        }
+        let py = rt.cell(&address.to_string(), &rewritten, &deps.defines);
         self.cells.insert(
             address,
             CellRecord {
@@ -307,6 +325,10 @@ impl Reactive {
                 reads_addresses,
                 state: CellState::Ok,
                 summary: String::new(),
+                png: None,
+                py,
+                bound: Vec::new(),
+                bound_epoch: 0,
             },
         );
         report.touched.insert(address);
@@ -396,31 +418,39 @@ impl Reactive {
         })
     }
 
-    fn run_one(&self, rt: &PythonRuntime, address: Address, mode: &str, count: i64) -> CellRun {
+    fn run_one(&mut self, rt: &PythonRuntime, address: Address, mode: &str, count: i64) -> CellRun {
         let cell = &self.cells[&address];
+        let Some(handle) = &cell.py else {
+            return CellRun::Failed(json!({"ename": "KernelError",
+                "evalue": "this cell has no Python object", "traceback": []}));
+        };
         let empty: Vec<String> = cell
             .reads_addresses
             .iter()
             .filter(|a| !self.cells.contains_key(a))
             .map(|a| a.to_string())
             .collect();
-        let bind: Vec<(String, String)> = cell
-            .reads_names
-            .iter()
-            .filter_map(|name| {
-                let definer = self.sheet.definer_of(name, address)?;
-                Some((name.clone(), definer.to_string()))
-            })
+        let resolved = self.sheet.resolved(address);
+        let unchanged = cell.bound_epoch == self.epoch
+            && resolved
+                .clone()
+                .eq(cell.bound.iter().map(|(n, a)| (n.as_str(), *a)));
+        if unchanged {
+            return rt.run_cell(handle, mode, count, &empty, None);
+        }
+        let bind: Vec<(&str, &CellHandle)> = resolved
+            .clone()
+            .filter_map(|(name, definer)| Some((name, self.cells.get(&definer)?.py.as_ref()?)))
             .collect();
-        rt.run_cell(
-            &address.to_string(),
-            &cell.code,
-            mode,
-            count,
-            &empty,
-            &bind,
-            &cell.defines,
-        )
+        let run = rt.run_cell(handle, mode, count, &empty, Some(&bind));
+        let bound = resolved.map(|(n, a)| (n.to_string(), a)).collect();
+        let cell = self
+            .cells
+            .get_mut(&address)
+            .expect("the cell being run exists");
+        cell.bound = bound;
+        cell.bound_epoch = self.epoch;
+        run
     }
 
     /// Runs `plan` in order with early cutoff. `edited` is the request's own cell (shown as a
@@ -497,10 +527,12 @@ impl Reactive {
                     summary,
                     payload,
                     result_text,
+                    png,
                 } => {
                     let cell = self.cells.get_mut(&address).expect("planned cells exist");
                     cell.state = CellState::Ok;
                     cell.summary = summary;
+                    cell.png = png;
                     // The edited cell's code changed, so its readers re-run even when its
                     // value did not (a new `def f` evaluates to None both times).
                     if is_edited || changed {
@@ -580,6 +612,7 @@ impl Reactive {
         let Some(record) = self.cells.remove(&address) else {
             return;
         };
+        self.epoch += 1;
         if let Some(id) = &record.cell_id {
             if self.by_id.get(id) == Some(&address) {
                 self.by_id.remove(id);

@@ -132,7 +132,7 @@ impl Shell {
                 if let Some(b) = b {
                     b.begin(msg, false, false);
                 }
-                let wire = json!({"header": *msg.header, "content": msg.content,
+                let wire = json!({"header": msg.header.fields(), "content": msg.content,
                                   "metadata": msg.metadata});
                 self.runtime.comm(kind, &wire);
                 self.finish_output(b);

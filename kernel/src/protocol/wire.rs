@@ -4,7 +4,7 @@
 use super::signing::{SignatureError, Signer};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub const DELIMITER: &[u8] = b"<IDS|MSG>";
 pub const PROTOCOL_VERSION: &str = "5.4";
@@ -23,12 +23,71 @@ pub enum WireError {
     NoMsgType,
 }
 
+/// A header as it goes on the wire (its JSON text) with its fields, parsed when first asked
+/// for. Every output of a request carries the request's header as parent, and a re-run batch
+/// sends thousands: the text is kept so it is never serialized again, and the kernel's own
+/// headers are written straight to text.
+#[derive(Debug, Default)]
+pub struct Header {
+    json: Bytes,
+    fields: OnceLock<Value>,
+}
+
+impl Header {
+    fn parsed(json: Bytes, fields: Value) -> Self {
+        Header {
+            json,
+            fields: OnceLock::from(fields),
+        }
+    }
+
+    /// `{}`: the parent of a message that answers nothing.
+    pub fn empty() -> Self {
+        Self::parsed(Bytes::from_static(b"{}"), json!({}))
+    }
+
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    pub fn fields(&self) -> &Value {
+        self.fields
+            .get_or_init(|| serde_json::from_slice(&self.json).unwrap_or_else(|_| json!({})))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.fields().get(key)
+    }
+}
+
+impl From<Value> for Header {
+    fn from(fields: Value) -> Self {
+        Header::parsed(
+            Bytes::from(serde_json::to_vec(&fields).unwrap_or_default()),
+            fields,
+        )
+    }
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl std::ops::Index<&str> for Header {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        &self.fields()[key]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Message {
     pub identities: Vec<Bytes>,
     /// Shared, not copied: every output of a request carries its header as parent.
-    pub header: Arc<Value>,
-    pub parent_header: Arc<Value>,
+    pub header: Arc<Header>,
+    pub parent_header: Arc<Header>,
     pub metadata: Value,
     pub content: Value,
     pub buffers: Vec<Bytes>,
@@ -65,10 +124,11 @@ impl Message {
         if !has("msg_type") || !has("msg_id") {
             return Err(WireError::NoMsgType);
         }
+        let parent = parse_dict("parent_header", &p)?;
         Ok(Message {
             identities,
-            header: Arc::new(header),
-            parent_header: Arc::new(parse_dict("parent_header", &p)?),
+            header: Arc::new(Header::parsed(h, header)),
+            parent_header: Arc::new(Header::parsed(p, parent)),
             metadata: parse_dict("metadata", &m)?,
             content: parse_dict("content", &c)?,
             buffers,
@@ -76,24 +136,23 @@ impl Message {
     }
 
     pub fn to_frames(&self, signer: &Signer) -> Vec<Bytes> {
-        let h = serde_json::to_vec(&*self.header).unwrap_or_default();
-        let p = serde_json::to_vec(&*self.parent_header).unwrap_or_default();
-        let m = serde_json::to_vec(&self.metadata).unwrap_or_default();
-        let c = serde_json::to_vec(&self.content).unwrap_or_default();
-        let sig = signer.sign([&h, &p, &m, &c]);
+        let h = self.header.json().clone();
+        let p = self.parent_header.json().clone();
+        let m = Bytes::from(serde_json::to_vec(&self.metadata).unwrap_or_default());
+        let c = Bytes::from(serde_json::to_vec(&self.content).unwrap_or_default());
+        let sig = signer.sign([&h[..], &p[..], &m[..], &c[..]]);
         let mut frames = Vec::with_capacity(self.identities.len() + 6 + self.buffers.len());
         frames.extend(self.identities.iter().cloned());
         frames.push(Bytes::from_static(DELIMITER));
         frames.push(Bytes::from(sig));
-        for part in [h, p, m, c] {
-            frames.push(Bytes::from(part));
-        }
+        frames.extend([h, p, m, c]);
         frames.extend(self.buffers.iter().cloned());
         frames
     }
 
     pub fn msg_type(&self) -> &str {
         self.header
+            .fields()
             .get("msg_type")
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -124,38 +183,45 @@ fn next_message_number() -> u64 {
 pub struct Identity {
     pub session: String,
     pub username: String,
-    /// The header fields that never change, cloned into each new header.
-    template: Map<String, Value>,
+    /// The end of every header (the fields that never change), as JSON text.
+    tail: String,
+    /// `kernel.<session>.`: IOPub topics are this and the message type.
+    topic: String,
 }
 
 impl Identity {
     pub fn new() -> Self {
         let session = uuid::Uuid::new_v4().to_string();
         let username = "pysheets".to_string();
-        let mut template = Map::new();
-        template.insert("session".into(), json!(session));
-        template.insert("username".into(), json!(username));
-        template.insert("version".into(), json!(PROTOCOL_VERSION));
+        let fixed = json!({"session": session, "username": username, "version": PROTOCOL_VERSION});
+        let tail = format!(",{}", &fixed.to_string()[1..]);
+        let topic = format!("kernel.{session}.");
         Identity {
             session,
             username,
-            template,
+            tail,
+            topic,
         }
     }
 
-    /// A new header; built for every message, so it starts from the fixed fields.
-    pub fn header(&self, msg_type: &str) -> Value {
-        let mut header = self.template.clone();
-        header.insert(
-            "msg_id".into(),
-            Value::String(format!("{}_{}", self.session, next_message_number())),
+    /// A new header, written as text: built for every message.
+    pub fn header(&self, msg_type: &str) -> Header {
+        use std::fmt::Write;
+        let mut text = String::with_capacity(96 + self.tail.len());
+        let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        // The session is a UUID and the date RFC 3339: neither needs escaping; msg_type might.
+        let _ = write!(
+            text,
+            "{{\"msg_id\":\"{}_{}\",\"date\":\"{date}\",\"msg_type\":{}",
+            self.session,
+            next_message_number(),
+            Value::from(msg_type)
         );
-        header.insert(
-            "date".into(),
-            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        );
-        header.insert("msg_type".into(), Value::String(msg_type.into()));
-        Value::Object(header)
+        text.push_str(&self.tail);
+        Header {
+            json: Bytes::from(text),
+            fields: OnceLock::new(),
+        }
     }
 
     /// A reply on the request's socket: same identities, the request's header as parent.
@@ -173,14 +239,14 @@ impl Identity {
     /// An IOPub message; `parent` is the request it belongs to, when there is one.
     pub fn broadcast(
         &self,
-        parent: Option<&Arc<Value>>,
+        parent: Option<&Arc<Header>>,
         msg_type: &str,
         content: Value,
     ) -> Message {
         Message {
-            identities: vec![Bytes::from(format!("kernel.{}.{msg_type}", self.session))],
+            identities: vec![Bytes::from([self.topic.as_str(), msg_type].concat())],
             header: Arc::new(self.header(msg_type)),
-            parent_header: parent.cloned().unwrap_or_else(|| Arc::new(json!({}))),
+            parent_header: parent.cloned().unwrap_or_else(|| Arc::new(Header::empty())),
             metadata: json!({}),
             content,
             buffers: Vec::new(),
@@ -201,9 +267,11 @@ mod tests {
     fn request(signer: &Signer) -> Vec<Bytes> {
         let msg = Message {
             identities: vec![Bytes::from_static(b"client-1")],
-            header: Arc::new(json!({"msg_id": "m1", "msg_type": "execute_request",
-                           "session": "s", "username": "u", "date": "", "version": "5.4"})),
-            parent_header: Arc::new(json!({})),
+            header: Arc::new(Header::from(
+                json!({"msg_id": "m1", "msg_type": "execute_request",
+                           "session": "s", "username": "u", "date": "", "version": "5.4"}),
+            )),
+            parent_header: Arc::new(Header::empty()),
             metadata: json!({"cellId": "c1"}),
             content: json!({"code": "1 + 1", "silent": false}),
             buffers: vec![Bytes::from_static(b"raw buffer")],
@@ -286,5 +354,22 @@ mod tests {
         assert_eq!(rep.identities, req.identities);
         assert_eq!(rep.header["msg_type"], "execute_reply");
         assert_eq!(rep.header["session"], id.session.as_str());
+    }
+
+    #[test]
+    fn own_headers_are_valid_json_with_every_field() {
+        let id = Identity::new();
+        let a = id.header("stream");
+        let b = id.header("display_data");
+        let fields: Value = serde_json::from_slice(a.json()).expect("a header is JSON");
+        for key in [
+            "msg_id", "date", "msg_type", "session", "username", "version",
+        ] {
+            assert!(fields[key].is_string(), "{key} missing in {fields}");
+        }
+        assert_eq!(fields["msg_type"], "stream");
+        assert_eq!(fields["version"], PROTOCOL_VERSION);
+        assert_ne!(a["msg_id"], b["msg_id"]);
+        assert!(fields["date"].as_str().unwrap().ends_with('Z'));
     }
 }

@@ -254,16 +254,10 @@ pub fn py_to_json(obj: &Bound<'_, PyAny>) -> Value {
 }
 
 /// A cell's value under its address's display id: new (`display_data`) or in place.
-#[pyfunction]
-fn publish_value(
-    update: bool,
-    display_id: &str,
-    data: &Bound<'_, PyAny>,
-    metadata: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+fn publish_display(update: bool, display_id: &str, data: Value, metadata: Value) -> PyResult<()> {
     let content = json!({
-        "data": py_to_json(data),
-        "metadata": py_to_json(metadata),
+        "data": data,
+        "metadata": metadata,
         "transient": {"display_id": display_id},
     });
     let kind = if update {
@@ -273,6 +267,23 @@ fn publish_value(
     };
     bridge()?.publish(kind, content);
     Ok(())
+}
+
+#[pyfunction]
+fn publish_value(
+    update: bool,
+    display_id: &str,
+    data: &Bound<'_, PyAny>,
+    metadata: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    publish_display(update, display_id, py_to_json(data), py_to_json(metadata))
+}
+
+/// `publish_value` for a value shown as plain text only (numbers, booleans, None): the common
+/// case of re-run batches, without a dict to build in Python and convert here.
+#[pyfunction]
+fn publish_text_value(update: bool, display_id: &str, text: &str) -> PyResult<()> {
+    publish_display(update, display_id, json!({"text/plain": text}), json!({}))
 }
 
 #[pyfunction]
@@ -296,6 +307,7 @@ fn request_input(py: Python<'_>, prompt: &str, password: bool) -> PyResult<Strin
 pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
     m.add_function(wrap_pyfunction!(publish_value, m)?)?;
+    m.add_function(wrap_pyfunction!(publish_text_value, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
     m.add_function(wrap_pyfunction!(request_input, m)?)?;

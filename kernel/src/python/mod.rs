@@ -10,4 +10,4 @@ pub mod capture;
 pub mod interpreter;
 pub mod runtime;
 
-pub use runtime::{CellRun, PythonRuntime};
+pub use runtime::{CellHandle, CellRun, PythonRuntime};

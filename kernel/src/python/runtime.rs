@@ -32,10 +32,17 @@ pub enum CellRun {
         payload: Option<Value>,
         /// Out[n] as text, for the history.
         result_text: Option<String>,
+        /// A small PNG (base64) when the value shows as a picture, for the grid.
+        png: Option<String>,
     },
     /// The error as `{ename, evalue, traceback}` (already shown to the user).
     Failed(Value),
 }
+
+/// A sheet cell's Python object (`pysheets.cells.Cell`: its code, compiled code and value),
+/// held by the kernel's record of the cell so that runs pass it rather than look it up.
+#[derive(Debug)]
+pub struct CellHandle(Py<PyAny>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -153,48 +160,93 @@ impl PythonRuntime {
         })
     }
 
+    fn cells_function<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        py.import("pysheets.cells")?.getattr(name)
+    }
+
+    /// The Python side of the sheet cell at `address` with this code and these defined names
+    /// (`pysheets.cells.cell`): the same object for as long as the address holds a cell.
+    pub fn cell(&self, address: &str, code: &str, defines: &[String]) -> Option<CellHandle> {
+        Python::attach(|py| {
+            let mut interrupted = false;
+            let mut made = Err(PyErr::new::<pyo3::exceptions::PyRuntimeError, _>(
+                "not made",
+            ));
+            // An interrupt meant for the cell can land in this kernel code: make the object
+            // anyway and pass the interrupt on to the cell's own code.
+            for _ in 0..3 {
+                made = self
+                    .cells_function(py, "cell")
+                    .and_then(|f| f.call1((address, code, defines.to_vec())));
+                match &made {
+                    Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {
+                        interrupted = true;
+                    }
+                    _ => break,
+                }
+            }
+            if interrupted {
+                unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+            }
+            match made {
+                Ok(obj) => Some(CellHandle(obj.unbind())),
+                Err(e) => {
+                    self.failure(py, "sheet_cell", e);
+                    None
+                }
+            }
+        })
+    }
+
     /// Runs one sheet cell (`pysheets.cells.run`); the hot path of re-run batches, so its
-    /// arguments and result cross as Python objects, not JSON.
-    #[allow(clippy::too_many_arguments)]
+    /// arguments and result cross as Python objects, not JSON. `empty` are the addresses it
+    /// reads that hold no cell; `bind` (name, definer) is given only when it changed since the
+    /// cell's last run.
     pub fn run_cell(
         &self,
-        address: &str,
-        code: &str,
+        cell: &CellHandle,
         mode: &str,
         execution_count: i64,
         empty: &[String],
-        bind: &[(String, String)],
-        defines: &[String],
+        bind: Option<&[(&str, &CellHandle)]>,
     ) -> CellRun {
         Python::attach(|py| {
             let result = (|| -> PyResult<CellRun> {
-                let bind_dict = PyDict::new(py);
-                for (name, definer) in bind {
-                    bind_dict.set_item(name, definer)?;
-                }
+                let bind = match bind {
+                    None => py.None().into_bound(py),
+                    Some(pairs) => {
+                        let items = pairs
+                            .iter()
+                            .map(|(name, definer)| (*name, definer.0.clone_ref(py)))
+                            .collect::<Vec<_>>();
+                        pyo3::types::PyTuple::new(py, items)?.into_any()
+                    }
+                };
                 let args = (
-                    address,
-                    code,
+                    cell.0.bind(py),
                     mode,
                     execution_count,
-                    pyo3::types::PyList::new(py, empty)?,
-                    bind_dict,
-                    pyo3::types::PyList::new(py, defines)?,
+                    pyo3::types::PyTuple::new(py, empty)?,
+                    bind,
                 );
                 let run = match self.run.get() {
                     Some(run) => run.bind(py).clone(),
                     None => {
-                        let run = py.import("pysheets.cells")?.getattr("run")?;
+                        let run = self.cells_function(py, "run")?;
                         let _ = self.run.set(run.clone().unbind());
                         run
                     }
                 };
                 let out = run.call1(args)?;
-                // Success is `(changed, summary, payload | None, result_text | None)`;
+                // Success is `(changed, summary, payload | None, result_text | None, png)`;
                 // a failure is the error dict.
-                if let Ok((changed, summary, payload, result_text)) =
-                    out.extract::<(bool, String, Bound<'_, PyAny>, Option<String>)>()
-                {
+                if let Ok((changed, summary, payload, result_text, png)) = out.extract::<(
+                    bool,
+                    String,
+                    Bound<'_, PyAny>,
+                    Option<String>,
+                    Option<String>,
+                )>() {
                     return Ok(CellRun::Ok {
                         changed,
                         summary,
@@ -204,6 +256,7 @@ impl PythonRuntime {
                             Some(super::bridge::py_to_json(&payload))
                         },
                         result_text,
+                        png,
                     });
                 }
                 Ok(CellRun::Failed(super::bridge::py_to_json(&out)))

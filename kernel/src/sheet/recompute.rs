@@ -1,6 +1,6 @@
 //! Running a [`Plan`] with early cutoff and error propagation: [`Recompute`].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use petgraph::Direction::Incoming;
 

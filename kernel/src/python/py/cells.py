@@ -16,6 +16,7 @@ from pysheets import magics as _magics
 from pysheets import sheet as _sheet
 
 user_ns = _execution.user_ns
+_modules = sys.modules
 _MISSING = object()
 # A cell's output carries the display id "pysheets-<ADDR>", so re-runs can update it in place.
 DISPLAY_ID_PREFIX = "pysheets-"
@@ -23,14 +24,47 @@ _SIMPLE = {int, float, bool, type(None)}
 # Types whose `!=` is the early-cutoff rule itself (floats need the NaN rule of values_equal).
 _EXACT = {int, bool, str, bytes, type(None)}
 
-values = {}  # address -> the cell's value
-defined = {}  # address -> {name: value} the cell bound, so each reader sees its own definer
-_compiled = {}  # address -> (source, body code, last-expression code, assigned name, hidden)
+
+class Cell:
+    """One sheet cell's Python side. The Rust record holds this object and hands it back for
+    every run, so a re-run batch of 10,000 cells looks nothing up by address."""
+
+    __slots__ = ("address", "display_id", "source", "defines", "bind", "compiled", "value",
+                 "defined")
+
+    def __init__(self, address):
+        self.address = address
+        self.display_id = DISPLAY_ID_PREFIX + address
+        self.source = None
+        self.defines = ()
+        # ((name, definer Cell), ...): where each name the cell reads comes from (set by Rust).
+        self.bind = ()
+        self.compiled = None  # (body code, last-expression code, assigned name, hidden)
+        self.value = _MISSING
+        self.defined = {}  # {name: value} the cell bound, so each reader sees its own definer
+
+
+_cells = {}  # address -> Cell
+
+
+def cell(address, source, defines):
+    """The Cell at `address` with this code: the same object while the address holds a cell,
+    so that readers' bindings to it stay valid across edits."""
+    c = _cells.get(address)
+    if c is None:
+        c = _cells[address] = Cell(address)
+    if c.source != source:
+        c.source = source
+        c.compiled = None
+    c.defines = tuple(defines)
+    return c
 
 
 def _lookup(address):
-    value = user_ns.get(address)
-    return value if address in values else None
+    c = _cells.get(address)
+    if c is None or c.value is _MISSING:
+        return None
+    return c.value
 
 
 def _range(start, end):
@@ -40,11 +74,9 @@ def _range(start, end):
 builtins.__pysheets_range__ = _range
 
 
-def _compile(address, source):
-    cached = _compiled.get(address)
-    if cached is not None and cached[0] == source:
-        return cached[1:]
-    filename = f"<cell {address}>"
+def _compile(c):
+    filename = f"<cell {c.address}>"
+    source = c.source
     transformed = _magics.transform(source)
     _execution._register_source(filename, transformed)
     tree = ast.parse(transformed, filename, "exec")
@@ -62,8 +94,8 @@ def _compile(address, source):
             assigned = tail.target.id
     body = compile(tree, filename, "exec")
     hidden = _execution._ends_with_semicolon(source)
-    _compiled[address] = (source, body, last, assigned, hidden)
-    return body, last, assigned, hidden
+    c.compiled = (body, last, assigned, hidden)
+    return c.compiled
 
 
 def _figures_bundle():
@@ -81,23 +113,26 @@ def _figures_bundle():
         Gcf.destroy_all()
 
 
-def _publish_value(address, mode, data, metadata):
-    _native.publish_value(mode == "update", DISPLAY_ID_PREFIX + address, data, metadata)
+def _publish_value(c, mode, data, metadata):
+    _native.publish_value(mode == "update", c.display_id, data, metadata)
 
 
-def run(address, source, mode, execution_count, empty, bind, defines):
-    """Runs the cell at `address`. Returns `(changed, summary, payload, result_text)`, or the
-    error dict when it raised (a tuple, not JSON: this is the hot path of re-run batches)."""
+def run(c, mode, execution_count, empty, bind):
+    """Runs the cell `c`. Returns `(changed, summary, payload, result_text)`, or the error dict
+    when it raised (a tuple, not JSON: this is the hot path of re-run batches). `bind` is None
+    when the cell's bindings did not change since its last run."""
     for name in empty:
-        if name not in values:
-            user_ns[name] = None
-    for name, definer in bind.items():
-        got = defined.get(definer)
-        if got is not None and name in got:
+        user_ns[name] = None
+    if bind is not None:
+        c.bind = bind
+    for name, definer in c.bind:
+        got = definer.defined
+        if name in got:
             user_ns[name] = got[name]
     _magics.payloads.clear()
+    address = c.address
     try:
-        body, last, assigned, hidden = _compile(address, source)
+        body, last, assigned, hidden = c.compiled or _compile(c)
         exec(body, user_ns)
         if last is not None:
             value = eval(last, user_ns)
@@ -107,23 +142,28 @@ def run(address, source, mode, execution_count, empty, bind, defines):
             value = None
     except BaseException as exc:
         err = _execution.format_exception(exc)
-        values.pop(address, None)
+        c.value = _MISSING
         user_ns.pop(address, None)
         if mode == "update":
-            show_error(address, f"{err['ename']}: {err['evalue']}")
+            show_error(c, f"{err['ename']}: {err['evalue']}")
         else:
             _execution.publish_error(err)
         _figures_bundle()
         return dict(status="error", **err)
-    defined[address] = {n: user_ns[n] for n in defines if n in user_ns}
-    old = values.get(address, _MISSING)
+    defined = c.defined = {}  # a loop, not a comprehension: no function call per cell
+    for name in c.defines:
+        got = user_ns.get(name, _MISSING)
+        if got is not _MISSING:
+            defined[name] = got
+    old = c.value
     if type(old) is type(value) and type(value) in _EXACT:
         changed = old != value  # the common case, without a call
     else:
         changed = old is _MISSING or not _sheet.values_equal(old, value)
-    values[address] = value
+    c.value = value
     user_ns[address] = value
-    figures = _figures_bundle()
+    figures = _figures_bundle() if "matplotlib.pyplot" in _modules else None
+    png = None  # a small picture of the value, for the grid
     result_text = None  # Out[n] for the history
     plain = None  # repr(value), once
     if mode == "result":
@@ -139,6 +179,7 @@ def run(address, source, mode, execution_count, empty, bind, defines):
                  "metadata": metadata}, default=str))
         if figures is not None:
             _display.publish_display_data(*figures)
+        png = _small_png(figures[0] if figures is not None else None)
     else:
         # One output per cell, under the address's display id, so it can be updated in place;
         # a figure the cell drew is its most useful picture.
@@ -151,19 +192,30 @@ def run(address, source, mode, execution_count, empty, bind, defines):
                 data, metadata = {"text/plain": ""}, {}
             elif type(value) in _SIMPLE:
                 plain = repr(value)
-                data, metadata = {"text/plain": plain}, {}
+                _native.publish_text_value(mode == "update", c.display_id, plain)
+                data = None
             else:
                 data, metadata = _display.format_bundle(value)
-            _publish_value(address, mode, data, metadata)
+            if data is not None:
+                _publish_value(c, mode, data, metadata)
+                png = _small_png(data)
     if type(value) in _SIMPLE:
         summary = plain if plain is not None else repr(value)
     else:
         summary = _sheet.summarize(value)
     payloads = _magics.payloads
-    return (changed, summary, list(payloads) if payloads else None, result_text)
+    return (changed, summary, list(payloads) if payloads else None, result_text, png)
 
 
-def show_error(address, text, kind="error"):
+_PNG_LIMIT = 96 * 1024  # base64 characters; a bigger picture is not "small" in a grid cell
+
+
+def _small_png(data):
+    png = data.get("image/png") if data else None
+    return png if isinstance(png, str) and len(png) <= _PNG_LIMIT else None
+
+
+def show_error(c, text, kind="error"):
     """Replaces a cell's shown value by a message (an error, an upstream error, stale)."""
     import html
 
@@ -172,24 +224,30 @@ def show_error(address, text, kind="error"):
         "text/plain": text,
         "text/html": f'<pre style="color:{colour};margin:0">{html.escape(text)}</pre>',
     }
-    _publish_value(address, "update", data, {"pysheets": {"state": kind}})
+    _publish_value(c, "update", data, {"pysheets": {"state": kind}})
 
 
 def mark_json(request):
     r = json.loads(request)
+    c = _cells.get(r["address"])
+    if c is None:
+        return "null"
     if r.get("drop_value"):
-        values.pop(r["address"], None)
-        user_ns.pop(r["address"], None)
+        c.value = _MISSING
+        user_ns.pop(c.address, None)
     if r.get("text"):
-        show_error(r["address"], r["text"], r.get("kind", "error"))
+        show_error(c, r["text"], r.get("kind", "error"))
     return "null"
 
 
 def delete_json(request):
     r = json.loads(request)
     address = r["address"]
-    for table in (values, defined, _compiled):
-        table.pop(address, None)
+    c = _cells.pop(address, None)
+    if c is not None:
+        # Readers still holding it get new bindings from Rust; until then they see nothing.
+        c.value = _MISSING
+        c.defined = {}
     user_ns.pop(address, None)
     for name in r.get("names", ()):
         user_ns.pop(name, None)
