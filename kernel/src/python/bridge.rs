@@ -4,12 +4,13 @@
 //! CPython calls these functions with no other context.
 
 use crate::protocol::sockets::{Outbox, Publish};
-use crate::protocol::wire::{Identity, Message};
+use crate::protocol::wire::{Header, Identity, Message};
+use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use serde_json::{json, Value};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How often buffered output is sent while a cell runs (ipykernel flushes every 0.2 s).
@@ -149,6 +150,23 @@ impl Bridge {
     }
 
     pub fn publish(&self, msg_type: &str, content: Value) {
+        self.queue(msg_type, |identity, parent| {
+            identity.broadcast(parent, msg_type, content)
+        });
+    }
+
+    /// [`Bridge::publish`] with the content already as JSON text.
+    pub fn publish_json(&self, msg_type: &str, content: Bytes) {
+        self.queue(msg_type, |identity, parent| {
+            identity.broadcast_json(parent, msg_type, content)
+        });
+    }
+
+    fn queue(
+        &self,
+        msg_type: &str,
+        build: impl FnOnce(&Identity, Option<&Arc<Header>>) -> Message,
+    ) {
         let mut state = self.lock();
         if state.muted && OUTPUT_TYPES.contains(&msg_type) {
             return;
@@ -156,7 +174,7 @@ impl Bridge {
         // Output written before a display must show before it.
         self.queue_streams(&mut state);
         let parent = state.request.as_ref().map(|r| r.header.clone());
-        let msg = self.identity.broadcast(parent.as_ref(), msg_type, content);
+        let msg = build(&self.identity, parent.as_ref());
         state.pending.push(msg);
         if state.pending.len() >= BATCH {
             self.send_pending(&mut state);
@@ -260,13 +278,16 @@ fn publish_display(update: bool, display_id: &str, data: Value, metadata: Value)
         "metadata": metadata,
         "transient": {"display_id": display_id},
     });
-    let kind = if update {
+    bridge()?.publish(display_kind(update), content);
+    Ok(())
+}
+
+fn display_kind(update: bool) -> &'static str {
+    if update {
         "update_display_data"
     } else {
         "display_data"
-    };
-    bridge()?.publish(kind, content);
-    Ok(())
+    }
 }
 
 #[pyfunction]
@@ -280,10 +301,17 @@ fn publish_value(
 }
 
 /// `publish_value` for a value shown as plain text only (numbers, booleans, None): the common
-/// case of re-run batches, without a dict to build in Python and convert here.
+/// case of re-run batches, so the content is written straight to JSON text.
 #[pyfunction]
 fn publish_text_value(update: bool, display_id: &str, text: &str) -> PyResult<()> {
-    publish_display(update, display_id, json!({"text/plain": text}), json!({}))
+    let mut json = Vec::with_capacity(72 + text.len() + display_id.len());
+    json.extend_from_slice(br#"{"data":{"text/plain":"#);
+    let _ = serde_json::to_writer(&mut json, text);
+    json.extend_from_slice(br#"},"metadata":{},"transient":{"display_id":"#);
+    let _ = serde_json::to_writer(&mut json, display_id);
+    json.extend_from_slice(b"}}");
+    bridge()?.publish_json(display_kind(update), Bytes::from(json));
+    Ok(())
 }
 
 #[pyfunction]
