@@ -269,6 +269,45 @@ def test_comm_round_trip(kc: Any) -> None:
     assert "('open', {'hello': 1})" in text and "('msg', {'n': 7})" in text
 
 
+def test_comm_binary_buffers_and_metadata_both_ways(kc: Any) -> None:
+    """ipywidgets sends bytes and arrays as buffers, outside the JSON: they must arrive in the
+    kernel's handler as memoryviews and go back out as frames, with the message metadata."""
+    code = (
+        "try:\n"
+        "    import comm as _comm_pkg\n"
+        "    _bmgr = _comm_pkg.get_comm_manager()\n"
+        "except Exception:\n"
+        "    _bmgr = get_ipython().kernel.comm_manager\n"
+        "def _btarget(c, open_msg):\n"
+        "    @c.on_msg\n"
+        "    def _on(msg):\n"
+        "        got = [bytes(b) for b in msg['buffers']]\n"
+        "        c.send({'sizes': [len(b) for b in got]}, metadata={'kind': 'echo'},\n"
+        "               buffers=[b[::-1] for b in got])\n"
+        "_bmgr.register_target('test.buffers', _btarget)\n"
+    )
+    assert_ok(execute(kc, code)[0])
+    comm_id = "test-comm-buffers"
+    open_msg = kc.session.msg(
+        "comm_open", {"comm_id": comm_id, "target_name": "test.buffers", "data": {}}
+    )
+    kc.shell_channel.send(open_msg)
+    collect_iopub(kc, open_msg["header"]["msg_id"])
+    payload = [b"\x00\x01\x02binary", bytes(range(256)) * 4]
+    data_msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {}})
+    kc.session.send(kc.shell_channel.socket, data_msg, buffers=payload)
+    iopub = collect_iopub(kc, data_msg["header"]["msg_id"])
+    echoes = [m for m in iopub if m["msg_type"] == "comm_msg"]
+    assert echoes, f"no comm_msg back: {[m['msg_type'] for m in iopub]}"
+    echo = echoes[0]
+    assert echo["content"]["data"] == {"sizes": [len(b) for b in payload]}
+    assert echo["metadata"].get("kind") == "echo"
+    assert [bytes(b) for b in echo["buffers"]] == [b[::-1] for b in payload]
+    close_msg = kc.session.msg("comm_close", {"comm_id": comm_id, "data": {}})
+    kc.shell_channel.send(close_msg)
+    collect_iopub(kc, close_msg["header"]["msg_id"])
+
+
 def test_history_tail(fresh_kernel: Any) -> None:
     _, kc = fresh_kernel
     codes = ["h1 = 'one'", "h2 = 'two'", "h3 = h1 + h2"]

@@ -134,7 +134,7 @@ impl Shell {
                 }
                 let wire = json!({"header": msg.header.fields(), "content": msg.content,
                                   "metadata": msg.metadata});
-                self.runtime.comm(kind, &wire);
+                self.runtime.comm(kind, &wire, &msg.buffers);
                 self.finish_output(b);
             }
             "shutdown_request" => {

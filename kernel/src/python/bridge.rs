@@ -233,6 +233,27 @@ fn publish(msg_type: &str, content: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// `publish` with the message's own metadata and binary buffers (comms of ipywidgets).
+#[pyfunction]
+fn publish_message(
+    msg_type: &str,
+    content: &str,
+    metadata: &str,
+    buffers: Vec<Vec<u8>>,
+) -> PyResult<()> {
+    let parse = |text: &str| {
+        serde_json::from_str::<Value>(text).map_err(|e| PyValueError::new_err(e.to_string()))
+    };
+    let (content, metadata) = (parse(content)?, parse(metadata)?);
+    bridge()?.queue(msg_type, |identity, parent| {
+        let mut msg = identity.broadcast(parent, msg_type, content);
+        msg.metadata = metadata;
+        msg.buffers = buffers.into_iter().map(Bytes::from).collect();
+        msg
+    });
+    Ok(())
+}
+
 /// A Python value as JSON: dicts, lists, tuples, str, int, float, bool, None; anything else
 /// as its `str()`. Converting directly saves a `json.dumps` and a parse per message.
 pub fn py_to_json(obj: &Bound<'_, PyAny>) -> Value {
@@ -336,6 +357,7 @@ pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
     m.add_function(wrap_pyfunction!(publish_value, m)?)?;
     m.add_function(wrap_pyfunction!(publish_text_value, m)?)?;
+    m.add_function(wrap_pyfunction!(publish_message, m)?)?;
     m.add_function(wrap_pyfunction!(write_stream, m)?)?;
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
     m.add_function(wrap_pyfunction!(request_input, m)?)?;

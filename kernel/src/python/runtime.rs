@@ -153,10 +153,22 @@ impl PythonRuntime {
         self.call("is_complete_json", |py| vec![str_obj(py, code)])
     }
 
-    pub fn comm(&self, msg_type: &str, message: &Value) -> Value {
+    /// A comm message for the Python side, with its binary buffers as `bytes`.
+    pub fn comm(&self, msg_type: &str, message: &Value, buffers: &[bytes::Bytes]) -> Value {
         let text = message.to_string();
         self.call("comm_json", |py| {
-            vec![str_obj(py, msg_type), str_obj(py, &text)]
+            let buffers = buffers
+                .iter()
+                .map(|b| pyo3::types::PyBytes::new(py, b))
+                .collect::<Vec<_>>();
+            vec![
+                str_obj(py, msg_type),
+                str_obj(py, &text),
+                pyo3::types::PyList::new(py, buffers)
+                    .expect("a list of bytes")
+                    .into_any()
+                    .unbind(),
+            ]
         })
     }
 

@@ -13,8 +13,14 @@ targets = {}
 comms = {}
 
 
-def _send(msg_type, content):
-    _native.publish(msg_type, json.dumps(content, default=str))
+def _send(msg_type, content, metadata=None, buffers=None):
+    """Binary buffers (ipywidgets' bytes and arrays) travel as extra frames, not in the JSON."""
+    if metadata or buffers:
+        _native.publish_message(msg_type, json.dumps(content, default=str),
+                                json.dumps(metadata or {}, default=str),
+                                [bytes(b) for b in buffers or ()])
+    else:
+        _native.publish(msg_type, json.dumps(content, default=str))
 
 
 class Comm:
@@ -28,12 +34,12 @@ class Comm:
         comms[self.comm_id] = self
         if primary:
             _send("comm_open", {"comm_id": self.comm_id, "target_name": target_name,
-                                "data": data or {}, "metadata": metadata or {}})
+                                "data": data or {}}, metadata, kwargs.get("buffers"))
 
     def send(self, data=None, metadata=None, buffers=None):
         if self._closed:
             raise RuntimeError("this comm is closed")
-        _send("comm_msg", {"comm_id": self.comm_id, "data": data or {}})
+        _send("comm_msg", {"comm_id": self.comm_id, "data": data or {}}, metadata, buffers)
 
     def close(self, data=None, metadata=None, buffers=None, deleting=False):
         if self._closed:
@@ -41,7 +47,7 @@ class Comm:
         self._closed = True
         comms.pop(self.comm_id, None)
         if not deleting:
-            _send("comm_close", {"comm_id": self.comm_id, "data": data or {}})
+            _send("comm_close", {"comm_id": self.comm_id, "data": data or {}}, metadata, buffers)
 
     def on_msg(self, callback):
         self._msg_callback = callback

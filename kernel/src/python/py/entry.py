@@ -133,10 +133,11 @@ def is_complete_json(code):
     return json.dumps(introspect.is_complete(code))
 
 
-def comm_json(msg_type, msg):
+def comm_json(msg_type, msg, buffers=()):
     from pysheets import comm
 
     msg = json.loads(msg)
+    msg["buffers"] = [memoryview(b) for b in buffers]
     try:
         {"comm_open": comm.handle_open, "comm_msg": comm.handle_msg,
          "comm_close": comm.handle_close}[msg_type](msg)
