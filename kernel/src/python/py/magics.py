@@ -19,20 +19,58 @@ def _patterns():
     return help_line, magic_line
 
 
+def _code_lines(code):
+    """Line numbers (0-based) where a statement can start: not inside a multi-line string and
+    not a continuation inside brackets. None when the code does not tokenize (then every line
+    counts, as before)."""
+    import io
+    import tokenize
+
+    inside = set()
+    depth = 0
+    last_row = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            (row, _), (end_row, _) = tok.start, tok.end
+            if row > last_row:
+                if depth > 0:
+                    inside.add(row - 1)
+                last_row = row
+            if end_row > row:  # a string (or f-string part) spanning lines
+                inside.update(range(row, end_row))
+                last_row = max(last_row, end_row)
+            if tok.type == tokenize.OP:
+                if tok.string in "([{":
+                    depth += 1
+                elif tok.string in ")]}":
+                    depth = max(0, depth - 1)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    return inside
+
+
 def transform(code):
-    """Rewrites magic lines into calls; leaves every other line as it is."""
+    """Rewrites magic lines into calls; leaves every other line as it is, and lines inside
+    strings and brackets (`%s` in a docstring, `% x` continuing an expression) alone."""
     if "%" not in code and "!" not in code and "?" not in code:
         return code
     help_line, magic_line = _patterns()
+    lines = code.split("\n")
     out = []
-    for line in code.split("\n"):
+    skip = None
+    for number, line in enumerate(lines):
         h = help_line.match(line)
+        m = None if h and (h.group(1) or h.group(3)) else magic_line.match(line)
+        if (h and (h.group(1) or h.group(3))) or m:
+            if skip is None:
+                skip = _code_lines(code) or set()
+            if number in skip:
+                out.append(line)
+                continue
         if h and (h.group(1) or h.group(3)):
             detail = int(len(h.group(1) + h.group(3)) > 1)
             out.append(f"__pysheets_magics__.page_help({h.group(2)!r}, {detail})")
-            continue
-        m = magic_line.match(line)
-        if m:
+        elif m:
             indent, kind, rest = m.groups()
             if kind == "!":
                 out.append(f"{indent}__pysheets_magics__.system({rest!r})")
