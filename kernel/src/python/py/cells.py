@@ -79,14 +79,14 @@ def _compile(c):
     source = c.source
     transformed = _magics.transform(source)
     _execution._register_source(filename, transformed)
-    tree = ast.parse(transformed, filename, "exec")
-    last = assigned = None
-    if tree.body:
+    tree, last = _execution._split_last_expression(ast.parse(transformed, filename, "exec"))
+    assigned = None
+    if last is not None:
+        last = compile(last, filename, "eval")
+    elif tree.body:
+        # A plain assignment's value is the cell's value too (`total = A1 + A2`).
         tail = tree.body[-1]
-        if isinstance(tail, ast.Expr):
-            tree.body.pop()
-            last = compile(ast.Expression(tail.value), filename, "eval")
-        elif isinstance(tail, ast.Assign) and len(tail.targets) == 1 \
+        if isinstance(tail, ast.Assign) and len(tail.targets) == 1 \
                 and isinstance(tail.targets[0], ast.Name):
             assigned = tail.targets[0].id
         elif isinstance(tail, ast.AnnAssign) and tail.value is not None \
