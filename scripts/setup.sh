@@ -68,6 +68,31 @@ ensure_browser_test_node_packages() {
   echo "$want" > "$stamp"
 }
 
+# The grid view extension (labextension/): its Node packages (`jlpm install`, stamped on the
+# yarn.lock hash), the prebuilt extension (`jlpm build:prod`) and the Python package that ships it
+# into .venv/share/jupyter/labextensions; each step is skipped when its inputs did not change.
+ensure_grid_extension() {
+  local dir=labextension jlpm="$root/.venv/bin/jlpm" want sources
+  command -v node >/dev/null || { log "node not found: skipping the grid extension (labextension/)"; return 0; }
+  want=$(cat "$dir/package.json" "$dir/yarn.lock" | sha256sum | cut -d' ' -f1)
+  if [ ! -d "$dir/node_modules" ] || [ "$(cat "$dir/node_modules/.yarn-lock.sha256" 2>/dev/null)" != "$want" ]; then
+    log "installing Node packages for the grid extension (jlpm install in $dir)"
+    (cd "$dir" && PATH="$root/.venv/bin:$PATH" "$jlpm" install --immutable >/dev/null)
+    echo "$want" > "$dir/node_modules/.yarn-lock.sha256"
+  fi
+  sources=$(cd "$dir" && find src style jupyterlab_pysheets -type f -not -path 'jupyterlab_pysheets/labextension/*' \
+              -not -name '_version.py' -not -path '*/__pycache__/*' | sort \
+            | xargs cat package.json yarn.lock tsconfig.json pyproject.toml install.json | sha256sum | cut -d' ' -f1)
+  if [ "$(cat .venv/.grid-extension.sha256 2>/dev/null)" = "$sources" ] \
+     && [ -f .venv/share/jupyter/labextensions/jupyterlab-pysheets/package.json ]; then
+    return 0
+  fi
+  log "building the grid extension (jlpm build:prod in $dir) and installing it into .venv"
+  (cd "$dir" && PATH="$root/.venv/bin:$PATH" "$jlpm" build:prod >/dev/null)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "./$dir"
+  echo "$sources" > .venv/.grid-extension.sha256
+}
+
 ensure_build_packages
 
 log "building the kernel (cargo build --release) with $PYTHON"
@@ -100,6 +125,7 @@ PATH="$root/.venv/bin:$PATH" VIRTUAL_ENV="$root/.venv" \
 }
 ensure_chromium_packages
 ensure_browser_test_node_packages
+ensure_grid_extension
 
 # ipykernel's spec too: the benchmark and the test suite's self-check compare against it.
 .venv/bin/python -m ipykernel install --sys-prefix >/dev/null 2>&1 || true

@@ -12,6 +12,8 @@ echo "[test] cargo clippy -D warnings"
 cargo clippy --release --all-targets --quiet -- -D warnings
 echo "[test] cargo test"
 cargo test --release --quiet
+echo "[test] grid extension: lint (eslint, prettier, stylelint) and unit tests (jest)"
+(cd labextension && PATH="$PWD/../.venv/bin:$PATH" jlpm lint:check && PATH="$PWD/../.venv/bin:$PATH" jlpm test)
 echo "[test] pytest: the embedded Python runtime's unit tests (beside it, in kernel/src/python/py)"
 # importlib mode: that folder is a package named `py`, which pytest's own `py` module shadows.
 .venv/bin/python -m pytest -q --import-mode=importlib -p no:cacheprovider kernel/src/python/py

@@ -1,0 +1,173 @@
+import {
+  columnName,
+  displayText,
+  formatAddress,
+  ISheetCell,
+  parseAddress,
+  SheetModel
+} from '../model';
+
+function cell(
+  address: string,
+  value: string,
+  reads: string[] = []
+): ISheetCell {
+  return {
+    address,
+    title: '',
+    cellId: `id-${address}`,
+    state: 'ok',
+    value,
+    reads,
+    code: `# @${address}\n${value}`,
+    lazy: false
+  };
+}
+
+describe('addresses', () => {
+  it('names columns like a spreadsheet', () => {
+    expect([0, 25, 26, 27, 51, 52, 701, 702].map(columnName)).toEqual([
+      'A',
+      'Z',
+      'AA',
+      'AB',
+      'AZ',
+      'BA',
+      'ZZ',
+      'AAA'
+    ]);
+  });
+
+  it('parses and formats addresses both ways', () => {
+    expect(parseAddress('B3')).toEqual({ row: 2, col: 1 });
+    expect(parseAddress('aa10')).toEqual({ row: 9, col: 26 });
+    expect(parseAddress('A0')).toBeNull();
+    expect(parseAddress('total')).toBeNull();
+    for (const a of ['A1', 'Z99', 'AA1', 'XFD1048576']) {
+      const p = parseAddress(a)!;
+      expect(formatAddress(p.row, p.col)).toBe(a);
+    }
+  });
+});
+
+describe('SheetModel', () => {
+  it('holds a snapshot at its addresses, with headers', () => {
+    const m = new SheetModel();
+    m.applySnapshot({
+      mode: 'auto',
+      cells: [cell('A1', '1'), cell('B3', 'DataFrame 120×4', ['A1'])]
+    });
+    expect(m.size).toBe(2);
+    expect(m.data('body', 0, 0)).toBe('1');
+    expect(m.data('body', 2, 1)).toBe('DataFrame 120×4');
+    expect(m.data('body', 1, 1)).toBe('');
+    expect(m.data('column-header', 0, 1)).toBe('B');
+    expect(m.data('row-header', 2, 0)).toBe('3');
+    expect(m.rowCount('body')).toBeGreaterThanOrEqual(3);
+    expect(m.rowCount('column-header')).toBe(1);
+    expect(m.addressOfCellId('id-B3')).toBe('B3');
+  });
+
+  it('grows past the last used row and column', () => {
+    const m = new SheetModel();
+    m.applySnapshot({ cells: [cell('C500', 'x')] });
+    expect(m.rowCount('body')).toBeGreaterThan(500);
+    m.applyUpdate([cell('AD2', 'y')]);
+    expect(m.columnCount('body')).toBeGreaterThan(29);
+  });
+
+  it('applies updates and deletions, and signals what changed', () => {
+    const m = new SheetModel();
+    m.applySnapshot({ cells: [cell('A1', '1'), cell('B1', '10', ['A1'])] });
+    const changes: string[] = [];
+    const touched: string[][] = [];
+    m.changed.connect((_, args) => changes.push(args.type));
+    m.applied.connect((_, t) => touched.push(t));
+    m.applyUpdate(
+      [cell('B1', '50', ['A1']), { address: 'A1', state: 'deleted' }],
+      'lazy'
+    );
+    expect(m.data('body', 0, 1)).toBe('50');
+    expect(m.data('body', 0, 0)).toBe('');
+    expect(m.cell('A1')).toBeUndefined();
+    expect(m.mode).toBe('lazy');
+    expect(touched).toEqual([['B1', 'A1']]);
+    expect(changes).toEqual(['cells-changed', 'cells-changed']);
+  });
+
+  it('shows errors and upstream errors by state', () => {
+    const err: ISheetCell = {
+      ...cell('A3', ''),
+      state: 'error',
+      error: 'ZeroDivisionError: division by zero\nmore'
+    };
+    expect(displayText(err)).toBe('#ERROR ZeroDivisionError: division by zero');
+    expect(displayText({ ...cell('B3', ''), state: 'upstream-error' })).toBe(
+      '#UPSTREAM'
+    );
+    expect(displayText({ ...cell('C3', '7'), state: 'stale' })).toBe('7');
+  });
+
+  it('knows precedents, dependents and what is downstream', () => {
+    const m = new SheetModel();
+    m.applySnapshot({
+      cells: [
+        cell('A1', '1'),
+        cell('B1', '10', ['A1']),
+        cell('C1', '11', ['B1']),
+        cell('A2', '22', ['A1', 'B1', 'C1']),
+        cell('D9', '0')
+      ]
+    });
+    expect(m.precedents('A2')).toEqual(['A1', 'B1', 'C1']);
+    expect(m.dependents('A1').sort()).toEqual(['A2', 'B1']);
+    expect([...m.downstream(['B1'])].sort()).toEqual(['A2', 'B1', 'C1']);
+    m.select('b1');
+    expect(m.selected).toBe('B1');
+    expect(m.highlight('A1')).toBe('precedent');
+    expect(m.highlight('C1')).toBe('dependent');
+    expect(m.highlight('A2')).toBe('dependent');
+    expect(m.highlight('D9')).toBeNull();
+    // An update that changes what B1 reads changes the highlight.
+    m.applyUpdate([cell('B1', '9', ['D9'])]);
+    expect(m.highlight('A1')).toBeNull();
+    expect(m.highlight('D9')).toBe('precedent');
+  });
+
+  it('marks cells running until the kernel reports on them', () => {
+    const m = new SheetModel();
+    m.applySnapshot({ cells: [cell('A1', '1'), cell('B1', '10', ['A1'])] });
+    m.markRunning(m.downstream(['A1']));
+    expect(m.cell('A1')!.state).toBe('running');
+    expect(m.cell('B1')!.state).toBe('running');
+    m.applyUpdate([cell('A1', '5')]);
+    expect(m.cell('A1')!.state).toBe('ok');
+    expect(m.cell('B1')!.state).toBe('running');
+    m.clearRunning();
+    expect(m.cell('B1')!.state).toBe('ok');
+  });
+
+  it('takes a 100,000-cell snapshot quickly', () => {
+    const cells: ISheetCell[] = [];
+    for (let i = 0; i < 100000; i++) {
+      const col = i % 10;
+      const row = Math.floor(i / 10);
+      cells.push(
+        cell(
+          formatAddress(row, col),
+          String(i),
+          row ? [formatAddress(row - 1, col)] : []
+        )
+      );
+    }
+    const m = new SheetModel();
+    const t0 = Date.now();
+    m.applySnapshot({ cells });
+    const elapsed = Date.now() - t0;
+    expect(m.size).toBe(100000);
+    expect(m.data('body', 9999, 9)).toBe('99999');
+    expect(m.rowCount('body')).toBeGreaterThanOrEqual(10000);
+    // Generous: the point is no quadratic step (that would take minutes).
+    expect(elapsed).toBeLessThan(3000);
+  });
+});

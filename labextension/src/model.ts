@@ -1,0 +1,439 @@
+/**
+ * The grid data model: the kernel's sheet (cells by address) as a `@lumino/datagrid` DataModel.
+ *
+ * Kept free of JupyterLab imports so it can be unit-tested and reused by the inline
+ * `%sheet` renderer.
+ */
+// Only ever loaded with import() (index.ts, mime.ts), so the grid loads on first use.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { DataModel } from '@lumino/datagrid';
+import { ISignal, Signal } from '@lumino/signaling';
+
+/** A cell's state as the kernel reports it, plus `running` (known only to the frontend). */
+export type CellState = 'ok' | 'error' | 'upstream-error' | 'stale' | 'running';
+
+/** One cell of the `pysheets` comm / `%sheet` JSON. */
+export interface ISheetCell {
+  address: string;
+  title?: string;
+  cellId?: string | null;
+  state: CellState;
+  value?: string;
+  reads?: string[];
+  code?: string;
+  lazy?: boolean;
+  error?: string;
+  /** Base64 PNG when the value displays as an image. */
+  png?: string;
+}
+
+/** `%sheet`'s JSON, and the `sheet` of a comm snapshot. */
+export interface ISheetJSON {
+  mode?: 'auto' | 'lazy';
+  cells: ISheetCell[];
+}
+
+/** A cell of an `update` message: a full cell, or a deletion. */
+export type SheetCellUpdate =
+  ISheetCell | { address: string; state: 'deleted' };
+
+export interface IPosition {
+  row: number;
+  col: number;
+}
+
+/** Column index (0-based) to letters: 0 → A, 25 → Z, 26 → AA. */
+export function columnName(col: number): string {
+  let name = '';
+  let n = col + 1;
+  while (n > 0) {
+    const rem = (n - 1) % 26;
+    name = String.fromCharCode(65 + rem) + name;
+    n = Math.floor((n - 1) / 26);
+  }
+  return name;
+}
+
+/** `B3` → {row: 2, col: 1}; null for anything that is not an address. */
+export function parseAddress(address: string): IPosition | null {
+  // A hand-written scan: snapshots parse 10⁵ addresses, and a regex per address showed.
+  const a = address.trim();
+  let i = 0;
+  let col = 0;
+  for (; i < a.length && i < 3; i++) {
+    const c = a.charCodeAt(i) & ~32; // upper case
+    if (c < 65 || c > 90) {
+      break;
+    }
+    col = col * 26 + (c - 64);
+  }
+  if (i === 0 || i === a.length || a.charCodeAt(i) === 48) {
+    return null;
+  }
+  let row = 0;
+  for (let j = i; j < a.length; j++) {
+    const d = a.charCodeAt(j) - 48;
+    if (d < 0 || d > 9 || j - i >= 7) {
+      return null;
+    }
+    row = row * 10 + d;
+  }
+  return { row: row - 1, col: col - 1 };
+}
+
+export function formatAddress(row: number, col: number): string {
+  return `${columnName(col)}${row + 1}`;
+}
+
+/** The text a grid cell shows. */
+export function displayText(cell: ISheetCell): string {
+  switch (cell.state) {
+    case 'error':
+      return `#ERROR ${firstLine(cell.error ?? '')}`.trim();
+    case 'upstream-error':
+      return '#UPSTREAM';
+    default:
+      return cell.value ?? '';
+  }
+}
+
+function firstLine(text: string): string {
+  const i = text.indexOf('\n');
+  return i < 0 ? text : text.slice(0, i);
+}
+
+/** Blank rows and columns past the last used ones, room to add cells. */
+const SPARE_ROWS = 20;
+const SPARE_COLS = 5;
+const MIN_ROWS = 50;
+const MIN_COLS = 12;
+
+/**
+ * The sheet as a DataModel. Body data is the display text; renderers ask `cellAt` for the
+ * state, the image and the highlight.
+ */
+export class SheetModel extends DataModel {
+  /** The kernel's mode, `auto` or `lazy`. */
+  mode: 'auto' | 'lazy' = 'auto';
+
+  /** Emitted after a snapshot or an update was applied, with the addresses it touched. */
+  get applied(): ISignal<this, string[]> {
+    return this._applied;
+  }
+
+  /** Emitted when the selected address changes (null: none). */
+  get selectionChanged(): ISignal<this, string | null> {
+    return this._selectionChanged;
+  }
+
+  get size(): number {
+    return this._cells.size;
+  }
+
+  rowCount(region: DataModel.RowRegion): number {
+    return region === 'body' ? this._rows : 1;
+  }
+
+  columnCount(region: DataModel.ColumnRegion): number {
+    return region === 'body' ? this._cols : 1;
+  }
+
+  data(region: DataModel.CellRegion, row: number, column: number): string {
+    switch (region) {
+      case 'column-header':
+        return columnName(column);
+      case 'row-header':
+        return String(row + 1);
+      case 'corner-header':
+        return '';
+      default: {
+        const cell = this.cellAt(row, column);
+        return cell ? displayText(cell) : '';
+      }
+    }
+  }
+
+  cellAt(row: number, col: number): ISheetCell | undefined {
+    const address = this._byPosition.get(key(row, col));
+    return address === undefined ? undefined : this._cells.get(address);
+  }
+
+  cell(address: string): ISheetCell | undefined {
+    return this._cells.get(address.toUpperCase());
+  }
+
+  cells(): IterableIterator<ISheetCell> {
+    return this._cells.values();
+  }
+
+  /** The address of a notebook cell id, if the sheet has it. */
+  addressOfCellId(cellId: string): string | undefined {
+    return this._byCellId.get(cellId);
+  }
+
+  /** What the cell reads (its precedents). */
+  precedents(address: string): string[] {
+    return this._cells.get(address)?.reads ?? [];
+  }
+
+  /** The cells that read this one (its direct dependents). */
+  dependents(address: string): string[] {
+    return [...(this._readerIndex().get(address) ?? [])];
+  }
+
+  /** Everything downstream of these cells, in no particular order (the cells included). */
+  downstream(addresses: string[]): Set<string> {
+    const seen = new Set<string>();
+    const todo = [...addresses];
+    while (todo.length) {
+      const a = todo.pop()!;
+      if (seen.has(a)) {
+        continue;
+      }
+      seen.add(a);
+      for (const d of this._readerIndex().get(a) ?? []) {
+        todo.push(d);
+      }
+    }
+    return seen;
+  }
+
+  // --- selection and highlight -------------------------------------------------------------
+
+  get selected(): string | null {
+    return this._selected;
+  }
+
+  /** Selects an address; precedents and dependents of it are highlighted. */
+  select(address: string | null): void {
+    const next = address ? address.toUpperCase() : null;
+    if (next === this._selected) {
+      return;
+    }
+    this._selected = next;
+    this._precedentSet = new Set(next ? this.precedents(next) : []);
+    this._dependentSet = new Set(next ? this.dependents(next) : []);
+    this._selectionChanged.emit(next);
+    this.emitChanged({ type: 'model-reset' });
+  }
+
+  /** 'precedent', 'dependent' or null: how an address relates to the selected cell. */
+  highlight(address: string): 'precedent' | 'dependent' | null {
+    if (this._precedentSet.has(address)) {
+      return 'precedent';
+    }
+    if (this._dependentSet.has(address)) {
+      return 'dependent';
+    }
+    return null;
+  }
+
+  // --- kernel messages -----------------------------------------------------------------------
+
+  /** Replaces everything with a snapshot. */
+  applySnapshot(sheet: ISheetJSON): void {
+    this._cells.clear();
+    this._byPosition.clear();
+    this._byCellId.clear();
+    this._running.clear();
+    this._usedRows = 0;
+    this._usedCols = 0;
+    this.mode = sheet.mode ?? 'auto';
+    for (const cell of sheet.cells ?? []) {
+      this._put(cell);
+    }
+    this._readersStale = true;
+    this._refreshHighlight();
+    this._resize();
+    this.emitChanged({ type: 'model-reset' });
+    this._applied.emit([...this._cells.keys()]);
+  }
+
+  /** Applies an `update` message's cells (a deleted one comes with state `deleted`). */
+  applyUpdate(cells: SheetCellUpdate[], mode?: 'auto' | 'lazy'): void {
+    if (mode) {
+      this.mode = mode;
+    }
+    const touched: string[] = [];
+    for (const cell of cells) {
+      const address = cell.address.toUpperCase();
+      this._remove(address);
+      this._running.delete(address);
+      if (cell.state !== 'deleted') {
+        this._put(cell as ISheetCell);
+      }
+      touched.push(address);
+    }
+    // Reads of the touched cells changed: the reverse index is rebuilt when next asked for
+    // (a per-cell patch would have to undo old reads).
+    this._readersStale = true;
+    this._refreshHighlight();
+    if (this._resize() || touched.length > 64 || this._selected) {
+      this.emitChanged({ type: 'model-reset' });
+    } else {
+      for (const address of touched) {
+        this._emitCell(address);
+      }
+    }
+    this._applied.emit(touched);
+  }
+
+  /** Drops every cell (the kernel restarted or died). */
+  clear(): void {
+    this.applySnapshot({ cells: [] });
+  }
+
+  /** Marks cells as running until the next update for them, or `clearRunning`. */
+  markRunning(addresses: Iterable<string>): void {
+    for (const address of addresses) {
+      const cell = this._cells.get(address);
+      if (cell && !this._running.has(address)) {
+        this._running.set(address, cell.state);
+        cell.state = 'running';
+        this._emitCell(address);
+      }
+    }
+  }
+
+  /**
+   * Ends `running` for these cells (default: all) where the kernel did not report on them (it
+   * did not run them after all).
+   */
+  clearRunning(addresses?: Iterable<string>): void {
+    for (const address of addresses ?? [...this._running.keys()]) {
+      const previous = this._running.get(address);
+      if (previous === undefined) {
+        continue;
+      }
+      this._running.delete(address);
+      const cell = this._cells.get(address);
+      if (cell && cell.state === 'running') {
+        cell.state = previous;
+        this._emitCell(address);
+      }
+    }
+  }
+
+  /** Repaints one cell (its image finished loading, say). */
+  touch(address: string): void {
+    this._emitCell(address);
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private _put(cell: ISheetCell): void {
+    const pos = parseAddress(cell.address);
+    if (!pos) {
+      return;
+    }
+    // Kept as received (no copy: 10⁵ of them in a snapshot); only the address normalised.
+    const copy = cell;
+    const address = cell.address.toUpperCase();
+    if (address !== cell.address) {
+      copy.address = address;
+    }
+    this._cells.set(address, copy);
+    this._byPosition.set(key(pos.row, pos.col), address);
+    if (copy.cellId) {
+      this._byCellId.set(copy.cellId, address);
+    }
+    if (pos.row + 1 > this._usedRows) {
+      this._usedRows = pos.row + 1;
+    }
+    if (pos.col + 1 > this._usedCols) {
+      this._usedCols = pos.col + 1;
+    }
+  }
+
+  private _remove(address: string): void {
+    const old = this._cells.get(address);
+    if (!old) {
+      return;
+    }
+    this._cells.delete(address);
+    const pos = parseAddress(address)!;
+    this._byPosition.delete(key(pos.row, pos.col));
+    if (old.cellId && this._byCellId.get(old.cellId) === address) {
+      this._byCellId.delete(old.cellId);
+    }
+  }
+
+  /** Who reads each address; built on first use after a change, not on every message. */
+  private _readerIndex(): Map<string, Set<string>> {
+    if (this._readersStale) {
+      this._readersStale = false;
+      this._rebuildReaders();
+    }
+    return this._readers;
+  }
+
+  private _rebuildReaders(): void {
+    this._readers.clear();
+    for (const cell of this._cells.values()) {
+      for (const read of cell.reads ?? []) {
+        let set = this._readers.get(read);
+        if (!set) {
+          set = new Set();
+          this._readers.set(read, set);
+        }
+        set.add(cell.address);
+      }
+    }
+  }
+
+  private _refreshHighlight(): void {
+    const s = this._selected;
+    this._precedentSet = new Set(s ? this.precedents(s) : []);
+    this._dependentSet = new Set(s ? this.dependents(s) : []);
+  }
+
+  /** Recomputes the extent; true when it changed. */
+  private _resize(): boolean {
+    if (this._cells.size === 0) {
+      this._usedRows = 0;
+      this._usedCols = 0;
+    }
+    const rows = Math.max(MIN_ROWS, this._usedRows + SPARE_ROWS);
+    const cols = Math.max(MIN_COLS, this._usedCols + SPARE_COLS);
+    const changed = rows !== this._rows || cols !== this._cols;
+    this._rows = rows;
+    this._cols = cols;
+    return changed;
+  }
+
+  private _emitCell(address: string): void {
+    const pos = parseAddress(address);
+    if (!pos || pos.row >= this._rows || pos.col >= this._cols) {
+      return;
+    }
+    this.emitChanged({
+      type: 'cells-changed',
+      region: 'body',
+      row: pos.row,
+      column: pos.col,
+      rowSpan: 1,
+      columnSpan: 1
+    });
+  }
+
+  private _cells = new Map<string, ISheetCell>();
+  private _byPosition = new Map<number, string>();
+  private _byCellId = new Map<string, string>();
+  private _readers = new Map<string, Set<string>>();
+  private _readersStale = false;
+  private _running = new Map<string, CellState>();
+  private _selected: string | null = null;
+  private _precedentSet = new Set<string>();
+  private _dependentSet = new Set<string>();
+  private _usedRows = 0;
+  private _usedCols = 0;
+  private _rows = MIN_ROWS;
+  private _cols = MIN_COLS;
+  private _applied = new Signal<this, string[]>(this);
+  private _selectionChanged = new Signal<this, string | null>(this);
+}
+
+/** One number for a position: rows up to 2^32 fit beside 2^20 columns in a double. */
+function key(row: number, col: number): number {
+  return row * 1048576 + col;
+}

@@ -1,0 +1,79 @@
+/**
+ * One notebook's sheet: the grid model, the kernel connector and the notebook sync, alive as
+ * long as the notebook panel, whether or not a sheet view shows it.
+ */
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel } from '@jupyterlab/services';
+import { IKernelLike, SheetConnector } from './comm';
+import { SheetModel } from './model';
+import { NotebookSync } from './sync';
+
+/** The kernel_info `implementation` of the PySheets kernel. */
+export const PYSHEETS_IMPLEMENTATION = 'pysheets';
+
+export class SheetSession {
+  readonly model = new SheetModel();
+  readonly connector = new SheetConnector(this.model);
+  readonly sync: NotebookSync;
+
+  constructor(readonly panel: NotebookPanel) {
+    this.sync = new NotebookSync(panel, this.model);
+    panel.sessionContext.kernelChanged.connect(this._onKernel, this);
+    this._onKernel();
+    panel.disposed.connect(() => this.dispose());
+  }
+
+  /** True when the kernel said it is PySheets (then the comm is opened without asking). */
+  get isPySheets(): boolean {
+    return this._isPySheets;
+  }
+
+  /** Opens the comm even on a kernel not known to be PySheets (the view was asked for). */
+  connect(): void {
+    this.connector.connect();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this.panel.sessionContext.kernelChanged.disconnect(this._onKernel, this);
+    this.sync.dispose();
+    this.connector.dispose();
+  }
+
+  private _onKernel(): void {
+    const kernel = this.panel.sessionContext.session?.kernel ?? null;
+    this._isPySheets = false;
+    this.connector.setKernel(kernel as unknown as IKernelLike | null, false);
+    if (!kernel) {
+      return;
+    }
+    // Only a kernel that says it is PySheets gets the comm unasked: others would log an
+    // unknown comm target.
+    void whenInfo(kernel).then(implementation => {
+      if (
+        implementation === PYSHEETS_IMPLEMENTATION &&
+        this.panel.sessionContext.session?.kernel === kernel
+      ) {
+        this._isPySheets = true;
+        this.connector.connect();
+      }
+    });
+  }
+
+  private _isPySheets = false;
+  private _disposed = false;
+}
+
+async function whenInfo(
+  kernel: Kernel.IKernelConnection
+): Promise<string | null> {
+  try {
+    const info = await kernel.info;
+    return info.implementation;
+  } catch {
+    return null;
+  }
+}

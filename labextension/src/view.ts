@@ -1,0 +1,181 @@
+/**
+ * The sheet view: a status line, the formula bar and the grid, for one notebook's SheetSession.
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import { BoxPanel, Widget } from '@lumino/widgets';
+import { ConnectionState } from './comm';
+import { FormulaBar } from './formula';
+import { SheetGrid } from './grid';
+import { formatAddress, parseAddress, SheetModel } from './model';
+import { SheetSession } from './session';
+
+let nextId = 0;
+
+export class SheetView extends BoxPanel {
+  readonly grid: SheetGrid;
+  readonly formula: FormulaBar;
+
+  constructor(
+    readonly session: SheetSession,
+    private _trans: TranslationBundle
+  ) {
+    super({ direction: 'top-to-bottom', spacing: 0 });
+    this.formula = new FormulaBar(_trans.__('Select a cell'));
+    this.id = `pysheets-sheet-${++nextId}`;
+    this.addClass('jp-PySheets-view');
+    this.title.label = _trans.__('Sheet: %1', session.panel.title.label);
+    this.title.caption = _trans.__(
+      'PySheets sheet of %1',
+      session.panel.context.path
+    );
+    this.title.closable = true;
+
+    this._status = new Widget();
+    this._status.addClass('jp-PySheets-status');
+    this.grid = new SheetGrid(session.model);
+    this.addWidget(this._status);
+    this.addWidget(this.formula);
+    this.addWidget(this.grid);
+    BoxPanel.setStretch(this._status, 0);
+    BoxPanel.setStretch(this.formula, 0);
+    BoxPanel.setStretch(this.grid, 1);
+
+    const model = session.model;
+    model.selectionChanged.connect(this._onSelection, this);
+    model.applied.connect(this._onApplied, this);
+    session.connector.stateChanged.connect(this._showStatus, this);
+    this.grid.selectionModel!.changed.connect(this._onGridSelection, this);
+    this.formula.committed.connect(
+      (_, { address, code }) => void this.commit(address, code)
+    );
+    this.grid.node.addEventListener('dblclick', this._onDoubleClick, true);
+    this.grid.node.addEventListener('keydown', this._onGridKey, true);
+    this.grid.node.addEventListener('mousemove', this._onHover);
+    this._showStatus();
+  }
+
+  get model(): SheetModel {
+    return this.session.model;
+  }
+
+  /** Selects a cell in the grid, as a click does. */
+  selectAddress(address: string): void {
+    this.model.select(address);
+  }
+
+  /** Edits a cell's code as the formula bar does; resolves with the execute status. */
+  async commit(address: string, code: string): Promise<string> {
+    const status = await this.session.sync.commit(address, code);
+    this._showStatus();
+    return status;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const model = this.session.model;
+    model.selectionChanged.disconnect(this._onSelection, this);
+    model.applied.disconnect(this._onApplied, this);
+    this.session.connector.stateChanged.disconnect(this._showStatus, this);
+    this.grid.node.removeEventListener('dblclick', this._onDoubleClick, true);
+    this.grid.node.removeEventListener('keydown', this._onGridKey, true);
+    this.grid.node.removeEventListener('mousemove', this._onHover);
+    super.dispose();
+  }
+
+  private _onGridSelection(): void {
+    const sm = this.grid.selectionModel!;
+    const row = sm.cursorRow;
+    const col = sm.cursorColumn;
+    if (row >= 0 && col >= 0) {
+      this.model.select(formatAddress(row, col));
+    }
+  }
+
+  /** The model's selection (from a click, the notebook or a test) shown in grid and bar. */
+  private _onSelection(_: SheetModel, address: string | null): void {
+    const cell = address ? this.model.cell(address) : undefined;
+    this.formula.showCell(address, cell?.code ?? '');
+    const pos = address ? parseAddress(address) : null;
+    const sm = this.grid.selectionModel!;
+    if (pos && (sm.cursorRow !== pos.row || sm.cursorColumn !== pos.col)) {
+      sm.select({
+        r1: pos.row,
+        c1: pos.col,
+        r2: pos.row,
+        c2: pos.col,
+        cursorRow: pos.row,
+        cursorColumn: pos.col,
+        clear: 'all'
+      });
+      this.grid.scrollToCell(pos.row, pos.col);
+    }
+  }
+
+  private _onApplied(_: SheetModel, touched: string[]): void {
+    const selected = this.model.selected;
+    if (selected && touched.includes(selected)) {
+      this.formula.showCell(selected, this.model.cell(selected)?.code ?? '');
+    }
+    this._showStatus();
+  }
+
+  private _showStatus(): void {
+    const state: ConnectionState = this.session.connector.state;
+    let text: string;
+    switch (state) {
+      case 'connected':
+        text = this._trans.__(
+          '%1 cells · %2',
+          this.model.size,
+          this.model.mode
+        );
+        break;
+      case 'connecting':
+        text = this._trans.__('Connecting to the kernel…');
+        break;
+      case 'unavailable':
+        text = this._trans.__('No sheet: this kernel does not serve PySheets.');
+        break;
+      default:
+        text = this.session.connector.kernel
+          ? this._trans.__('Not connected.')
+          : this._trans.__('No kernel.');
+    }
+    this._status.node.textContent = text;
+    this._status.node.dataset.state = state;
+  }
+
+  private _onDoubleClick = (): void => {
+    // After the grid's own mouse handling, which focuses its viewport.
+    setTimeout(() => this.formula.edit(), 0);
+  };
+
+  private _onGridKey = (event: KeyboardEvent): void => {
+    if (event.key === 'Enter' && this.model.selected) {
+      event.preventDefault();
+      event.stopPropagation();
+      this.formula.edit();
+    }
+  };
+
+  /** The error of a cell in error, on hover. */
+  private _onHover = (event: MouseEvent): void => {
+    const hit = this.grid.hitTest(event.clientX, event.clientY);
+    let title = '';
+    if (hit.region === 'body') {
+      const cell = this.model.cellAt(hit.row, hit.column);
+      if (cell?.error) {
+        title = cell.error;
+      } else if (cell) {
+        title = `${cell.address}${cell.title ? ` ${cell.title}` : ''}: ${cell.state}`;
+      }
+    }
+    if (this.grid.node.title !== title) {
+      this.grid.node.title = title;
+    }
+  };
+
+  private _status: Widget;
+}
