@@ -783,3 +783,37 @@ def test_comm_snapshot_and_updates(kc: Any) -> None:
     cells = {c["address"]: c for u in upd for c in u["cells"]}
     assert {"A1", "B1"} <= set(cells), cells
     assert "4" in cells["B1"]["value"], cells["B1"]
+
+
+def test_comm_carries_a_small_png_of_picture_values(kc: Any) -> None:
+    """A cell that draws a chart shows as a picture in the grid: the comm's cell has `png`."""
+    cell(
+        kc,
+        "# @C7 chart\nimport matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+        "plt.figure(figsize=(2, 1), dpi=40)\nplt.plot([1, 3, 2])",
+        "chart",
+    )
+    cell(kc, "# @C8\n41 + 1", "plain")
+    comm_id = uuid.uuid4().hex
+    kc.shell_channel.send(
+        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
+    )
+    end = time.monotonic() + 5
+    snapshot = None
+    while snapshot is None and time.monotonic() < end:
+        try:
+            m = kc.iopub_channel.get_msg(timeout=0.1)
+        except Empty:
+            continue
+        data = m["content"].get("data", {})
+        if m["msg_type"] == "comm_msg" and m["content"].get("comm_id") == comm_id:
+            if data.get("type") == "snapshot":
+                snapshot = data["sheet"]
+    assert snapshot is not None, "no snapshot on the pysheets comm"
+    cells = by_address(snapshot)
+    png = cells["C7"].get("png")
+    assert isinstance(png, str) and png, cells["C7"]
+    import base64
+
+    assert base64.b64decode(png).startswith(b"\x89PNG"), png[:40]
+    assert "png" not in cells["C8"], cells["C8"]
