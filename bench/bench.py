@@ -1,503 +1,639 @@
 #!/usr/bin/env python3
-"""Benchmark PySheets against ipykernel, side by side, with one jupyter_client.
+"""PySheets against ipykernel, ipyflow and marimo, side by side, in one run.
 
-For every repetition each kernel is started fresh (the order alternates from
-one repetition to the next) and measured on:
+Every case runs on every kernel in this one process, with the same
+jupyter_client client, the kernels alternating (the order flips from one
+repetition to the next), and the table gives medians and ratios to ipykernel
+(and to ipyflow where it has the case). See bench/README.md for what exactly is
+timed; drivers.py for how each kernel is driven through a sheet.
 
-  start   wall time from KernelManager.start_kernel() to receiving the
-          kernel_info_reply; the client re-sends kernel_info_request while it
-          waits, as jupyter_client's wait_for_ready does.
-  exec    round trip of a trivial execute_request (default code: `pass`), from
-          sending it to having received both the execute_reply and the
-          status: idle on IOPub; median over --executes runs after --warmup.
-  rss     resident memory of the kernel process (and any children) once it is
-          up and idle, before the first execute (psutil if installed, else
-          /proc/<pid>/status VmRSS).
+Cases (rows of the table):
+  start      KernelManager.start_kernel() -> kernel_info_reply (fresh kernel each rep)
+  exec       trivial execute round trip (`pass`): send -> reply and status: idle
+  rss        idle RSS of the kernel's process tree after start
+  chain/N    N cells c_i = c_{i-1} + 1; change the head, time until all is up to date
+  fanout/N   one head cell with N direct dependents; the same
+  sheet      a 100,000-row pandas DataFrame, an input, 50 summaries and a chart;
+             change the input
+  rss/sheet  idle RSS after the largest chain (the 10,000-cell sheet by default)
 
-It prints a table of medians and the ratio first/second kernel (by default
-pysheets/ipykernel) and, with --json, writes every sample to a file.
+    .venv/bin/python bench/bench.py                                # everything, defaults
+    .venv/bin/python bench/bench.py --kernels pysheets,ipykernel --cases start,exec,rss
+    .venv/bin/python bench/bench.py --sizes 10,100 --reps 3 --json out.json
+    .venv/bin/python bench/bench.py --results bench/RESULTS.md     # append a dated section
 
-    .venv/bin/python bench/bench.py                       # pysheets vs python3
-    .venv/bin/python bench/bench.py --kernels python3     # ipykernel only
-    .venv/bin/python bench/bench.py --reps 9 --json bench.json
-
-Exit status: 0 when all requested kernels were measured; 2 when a requested
-kernel is not installed (unless --allow-missing); 1 when a kernel failed
-while being measured; 3 with --check-goals when a goal was missed.
+Exit status: 0 all measured (skips within the time budget are not failures);
+1 a kernel failed or a check failed; 2 a requested kernel is not installed
+(unless --allow-missing); 3 with --check-goals when a goal was missed.
 """
 
 import argparse
 import json
+import math
 import os
 import platform
-import queue
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-try:
-    import zmq
-    from jupyter_client import KernelManager, __version__ as JUPYTER_CLIENT_VERSION
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    sys.exit("bench.py needs jupyter_client (pip install jupyter_client ipykernel): %s" % exc)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from client import KernelFailed, Missing, TimedOut, make_context, psutil  # noqa: E402
+from drivers import DRIVERS  # noqa: E402
+import workloads  # noqa: E402
 
 try:
-    import psutil
-except ImportError:  # optional
-    psutil = None
+    from jupyter_client import __version__ as JUPYTER_CLIENT_VERSION
+except ImportError:  # pragma: no cover
+    JUPYTER_CLIENT_VERSION = "?"
 
-# Label shown for a kernelspec name in the table.
-LABELS = {"python3": "ipykernel", "pysheets": "pysheets"}
-
-# Default goals for the ratio first/second kernel (smaller is better for all).
-DEFAULT_GOALS = {"start": 0.125}
-
-METRICS = [
-    # key, title, unit, formatter
-    ("start", "start -> kernel_info_reply", "ms"),
-    ("exec", "execute round trip", "ms"),
-    ("rss", "idle RSS", "MiB"),
-]
-
-
-class KernelFailed(Exception):
-    """The kernel died, timed out or answered wrongly while being measured."""
-
-
-class Missing(Exception):
-    """The kernel is not installed (no kernelspec or no executable)."""
-
-
-def label(name):
-    return LABELS.get(name, name)
+ALL_KERNELS = ["pysheets", "ipykernel", "ipyflow", "marimo"]
+ALL_CASES = ["start", "exec", "rss", "chain", "fanout", "sheet"]
+BASE, PEER = "ipykernel", "ipyflow"
+GOAL_N = 10000
+GOAL_MS = 150.0
+GOAL_GROWTH = 12.0
 
 
 # --------------------------------------------------------------------------
-# memory
+# results
 # --------------------------------------------------------------------------
 
-def _proc_children(pid):
-    """Direct children of pid from /proc (no psutil)."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # the command name is in parentheses and may contain spaces
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            kids.append(int(entry))
-    return kids
+class Row:
+    def __init__(self, key, title, unit):
+        self.key, self.title, self.unit = key, title, unit
+        self.samples = {}       # label -> [values]
+        self.extra = {}         # label -> {name: [values]}
+        self.notes = {}         # label -> why there is no number
+        self.build_ms = {}      # label -> ms to build the sheet
+
+    def add(self, label, value, **extra):
+        self.samples.setdefault(label, []).append(value)
+        for name, v in extra.items():
+            self.extra.setdefault(label, {}).setdefault(name, []).append(v)
+
+    def median(self, label):
+        values = self.samples.get(label)
+        return statistics.median(values) if values else None
+
+    def ratio(self, a, b):
+        x, y = self.median(a), self.median(b)
+        return x / y if x is not None and y else None
+
+    def to_json(self):
+        return {
+            "key": self.key, "title": self.title, "unit": self.unit,
+            "median": {k: self.median(k) for k in self.samples},
+            "samples": self.samples, "extra": self.extra, "notes": self.notes,
+            "build_ms": self.build_ms,
+        }
 
 
-def _proc_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+class Results:
+    def __init__(self):
+        self.rows = {}
+        self.failed = []
+        self.versions = {}
+
+    def row(self, key, title, unit):
+        if key not in self.rows:
+            self.rows[key] = Row(key, title, unit)
+        return self.rows[key]
 
 
-def tree_rss_mib(pid):
-    """RSS of pid plus all its descendants, in MiB."""
-    if psutil is not None:
-        proc = psutil.Process(pid)
-        procs = [proc] + proc.children(recursive=True)
-        total = 0
-        for p in procs:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total / (1024.0 * 1024.0)
-    total_kib = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            total_kib += _proc_rss_kib(p)
-        except OSError:
-            continue
-        todo.extend(_proc_children(p))
-    return total_kib / 1024.0
+def fail(results, row, label, exc):
+    text = str(exc).strip()
+    row.notes[label] = "failed: " + text.splitlines()[0][:160]
+    results.failed.append("%s %s: %s" % (label, row.key, text))
+    print("FAILED %s %s: %s" % (label, row.key, text), file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
-# one kernel session
+# start, round trip, idle RSS
 # --------------------------------------------------------------------------
 
-def check_available(name, ksm):
-    try:
-        spec = ksm.get_kernel_spec(name)
-    except NoSuchKernel:
-        hint = ""
-        if name == "pysheets":
-            hint = (" (build it with `cargo build --release`, then install the spec with"
-                    " `target/release/pysheets-kernel install --sys-prefix`)")
-        raise Missing("no kernelspec named %r in %s%s" % (name, sys.prefix, hint))
-    exe = spec.argv[0] if spec.argv else ""
-    if exe and not (os.path.isabs(exe) and os.access(exe, os.X_OK)) and not shutil.which(exe):
-        raise Missing("kernelspec %r points at %r, which is not an executable" % (name, exe))
-    return spec
-
-
-def _wait_reply(channel, msg_id, deadline, km, what):
-    """Next message on channel whose parent is msg_id; None on timeout."""
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return None
-        try:
-            msg = channel.get_msg(timeout=min(left, 1.0))
-        except queue.Empty:
-            if not km.is_alive():
-                raise KernelFailed("kernel died while waiting for %s" % what)
-            continue
-        if msg["parent_header"].get("msg_id") == msg_id:
-            return msg
-
-
-def _drain(channel, quiet=0.05):
-    while True:
-        try:
-            channel.get_msg(timeout=quiet)
-        except queue.Empty:
-            return
-
-
-def run_once(name, args, ctx):
-    """Start kernel `name`, measure it, shut it down. Returns a dict of samples."""
-    km = KernelManager(kernel_name=name)
-    kc = None
-    result = {}
-    # The kernel's own stdout/stderr go to a log file, shown when it fails.
-    log = None if args.kernel_output else tempfile.TemporaryFile(mode="w+b")
-    launch = {} if log is None else {"stdout": log, "stderr": subprocess.STDOUT}
-    try:
-        # ---- (a) start -> kernel_info_reply -------------------------------
-        t0 = time.perf_counter()
-        km.start_kernel(**launch)
-        result["launch_ms"] = (time.perf_counter() - t0) * 1e3  # start_kernel() alone
-        kc = km.client(context=ctx)
-        kc.start_channels()
-        deadline = t0 + args.timeout
-        sent = set()
-        reply = None
-        next_send = 0.0
-        while reply is None:
-            now = time.perf_counter()
-            if now >= deadline:
-                raise KernelFailed("no kernel_info_reply within %.0f s" % args.timeout)
-            if now >= next_send:
-                sent.add(kc.kernel_info())
-                next_send = now + args.retry
-            try:
-                msg = kc.shell_channel.get_msg(timeout=max(0.0, min(next_send, deadline) - now))
-            except queue.Empty:
-                if not km.is_alive():
-                    raise KernelFailed("kernel process exited during start-up")
+def measure_basics(drivers, cases, args, ctx, results):
+    rows = {
+        "start": results.row("start", "start -> kernel_info_reply", "ms"),
+        "exec": results.row("exec", "execute round trip (%s)" % args.code, "ms"),
+        "rss": results.row("rss", "idle RSS after start", "MiB"),
+    }
+    jupyter = [d for d in drivers if d.jupyter]
+    for d in drivers:
+        if not d.jupyter:
+            for key in rows:
+                rows[key].notes[d.label] = "n/a"
+    broken = set()
+    for rep in range(args.reps):
+        order = jupyter if rep % 2 == 0 else jupyter[::-1]
+        for d in order:
+            if d.label in broken:
                 continue
-            if (msg["msg_type"] == "kernel_info_reply"
-                    and msg["parent_header"].get("msg_id") in sent):
-                reply = msg
-        t_info = time.perf_counter()
-        result["start_ms"] = (t_info - t0) * 1e3
-        result["kernel_info_requests"] = len(sent)
-        content = reply["content"]
-        result["implementation"] = "%s %s" % (content.get("implementation"),
-                                              content.get("implementation_version"))
-        result["language_version"] = content.get("language_info", {}).get("version")
-
-        # ---- make sure IOPub is subscribed (slow joiner), as wait_for_ready -
-        while True:
-            if time.perf_counter() >= deadline:
-                raise KernelFailed("IOPub never delivered a message within %.0f s" % args.timeout)
-            kc.kernel_info()
+            kernel = None
             try:
-                kc.iopub_channel.get_msg(timeout=0.2)
-                break
-            except queue.Empty:
-                if not km.is_alive():
-                    raise KernelFailed("kernel process exited after kernel_info_reply")
-        result["iopub_ready_ms"] = (time.perf_counter() - t0) * 1e3
-        _drain(kc.shell_channel)
-        _drain(kc.iopub_channel)
+                kernel = d.start(ctx, args)
+                rows["start"].add(d.label, kernel.start_ms, launch_ms=kernel.launch_ms)
+                results.versions.setdefault(d.label, kernel.implementation)
+                time.sleep(args.settle)
+                rows["rss"].add(d.label, kernel.rss_mib())
+                samples = []
+                if "exec" in cases:
+                    d.setup(kernel)
+                    for i in range(args.warmup + args.executes):
+                        _, ms = kernel.execute(args.code, store_history=False)
+                        if i >= args.warmup:
+                            samples.append(ms)
+                    for ms in samples:
+                        rows["exec"].add(d.label, ms)
+                print("rep %d %-9s start %7.1f ms  rss %6.1f MiB%s" % (
+                    rep + 1, d.label, kernel.start_ms, rows["rss"].samples[d.label][-1],
+                    "  exec %.2f ms" % statistics.median(samples) if samples else ""), flush=True)
+            except KernelFailed as exc:
+                broken.add(d.label)
+                fail(results, rows["start"], d.label, exc)
+            finally:
+                if kernel is not None:
+                    kernel.close()
+    for key in ("start", "exec", "rss"):
+        if key not in cases:
+            del results.rows[key]
 
-        # ---- (c) idle RSS --------------------------------------------------
-        time.sleep(args.settle)
-        pid = km.provisioner.pid if km.provisioner is not None else None
-        if pid is None:
-            raise KernelFailed("cannot find the kernel's process id")
-        result["pid"] = pid
-        result["rss_mib"] = tree_rss_mib(pid)
 
-        # ---- (b) execute round trip ----------------------------------------
-        samples = []
-        for i in range(args.warmup + args.executes):
-            t1 = time.perf_counter()
-            msg_id = kc.execute(args.code, store_history=False)
-            limit = t1 + args.timeout
-            rep = _wait_reply(kc.shell_channel, msg_id, limit, km, "execute_reply")
-            if rep is None:
-                raise KernelFailed("no execute_reply within %.0f s" % args.timeout)
-            if rep["content"].get("status") != "ok":
-                raise KernelFailed("execute of %r failed: %s" % (args.code, rep["content"]))
-            while True:
-                st = _wait_reply(kc.iopub_channel, msg_id, limit, km, "status: idle")
-                if st is None:
-                    raise KernelFailed("no status: idle within %.0f s" % args.timeout)
-                if st["msg_type"] == "status" and st["content"].get("execution_state") == "idle":
-                    break
-            t2 = time.perf_counter()
-            if i >= args.warmup:
-                samples.append((t2 - t1) * 1e3)
-        result["exec_samples_ms"] = samples
-        result["exec_ms"] = statistics.median(samples)
-        result["rss_after_exec_mib"] = tree_rss_mib(pid)
-        return result
-    except KernelFailed as exc:
-        if log is not None:
-            log.seek(0)
-            tail = log.read()[-3000:].decode("utf-8", "replace").strip()
-            if tail:
-                raise KernelFailed("%s; kernel output ends with:\n%s" % (exc, tail)) from None
-        raise
+# --------------------------------------------------------------------------
+# sheets
+# --------------------------------------------------------------------------
+
+class Budget:
+    """Cost of build + one re-run per (kernel, case), to skip sizes that cannot fit."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.history = {}       # (label, case) -> [(n, seconds)]
+        self.stopped = {}       # (label, case) -> N at which one operation ran out of time
+
+    def record(self, label, case, n, build_s, run_s):
+        self.history.setdefault((label, case), []).append((n, build_s + run_s))
+
+    def estimate(self, label, case, n):
+        points = self.history.get((label, case), [])
+        if not points:
+            return None, None
+        n1, c1 = points[-1]
+        alpha = 1.0
+        if len(points) >= 2:
+            n0, c0 = points[-2]
+            if c0 > 0 and c1 > 0 and n1 > n0:
+                alpha = min(2.5, max(1.0, math.log(c1 / c0) / math.log(n1 / n0)))
+        return c1 * (float(n) / n1) ** alpha, n1
+
+
+class Active:
+    def __init__(self, driver, kernel, state, build_ms, warmup):
+        self.driver, self.kernel, self.state = driver, kernel, state
+        self.build_ms = build_ms
+        self.warmup = warmup
+        self.spent = build_ms / 1e3
+        self.runs = 0
+        self.first_run_s = None
+        self.done = False
+
+
+def measure_sheet(case, n, drivers, args, ctx, results, budget, flip, rss_row=None):
+    sheet = workloads.make(case, n)
+    key = case if case == "sheet" else "%s/%d" % (case, n)
+    if case == "sheet":
+        title = "sheet: %d-row DataFrame, change input (%d cells)" % (n, sheet.downstream)
+    elif case == "chain":
+        title = "chain of %d cells, change head" % n
+    else:
+        title = "fan-out to %d cells, change head" % n
+    row = results.row(key, title, "ms")
+    # one operation (a build, a run) may take the budget (plus 10 ms a cell) before it is stopped
+    op_limit = min(args.timeout, budget.seconds)
+    active = []
+    order = drivers[::-1] if flip else drivers
+    for d in drivers:
+        d.timeout = op_limit + 0.01 * len(sheet.cells)     # a marimo script run
+    try:
+        for d in order:
+            est, base_n = budget.estimate(d.label, case, n)
+            if (d.label, case) in budget.stopped:
+                row.notes[d.label] = "skipped: N=%d already ran out of time" % (
+                    budget.stopped[(d.label, case)])
+                print("%-9s %-11s %s" % (d.label, key, row.notes[d.label]), flush=True)
+                continue
+            if est is not None and est > 3 * budget.seconds:
+                row.notes[d.label] = ("skipped: about %.0f s estimated from N=%d for the build and "
+                                      "one run > 3 times the budget of %.0f s"
+                                      % (est, base_n, budget.seconds))
+                print("%-9s %-11s %s" % (d.label, key, row.notes[d.label]), flush=True)
+                continue
+            kernel = None
+            try:
+                if d.jupyter:
+                    kernel = d.start(ctx, args)
+                    d.setup(kernel)
+                    kernel.timeout = op_limit
+                build_ms, state = d.build(kernel, sheet, args.window)
+            except TimedOut as exc:
+                if kernel is not None:
+                    kernel.close()
+                stop(budget, row, d.label, case, n, "the build", op_limit, exc)
+                continue
+            except KernelFailed as exc:
+                if kernel is not None:
+                    kernel.close()
+                fail(results, row, d.label, exc)
+                continue
+            row.build_ms[d.label] = build_ms
+            # a kernel whose build alone takes a quarter of the budget gets no warm-up run
+            warmup = args.sheet_warmup if build_ms / 1e3 <= budget.seconds / 4 else 0
+            active.append(Active(d, kernel, state, build_ms, warmup))
+        for rep in range(args.sheet_warmup + args.reps):
+            k = 1000 + rep if case != "sheet" else 11 + rep % 30
+            for a in (active if rep % 2 == 0 else active[::-1]):
+                if a.done:
+                    continue
+                try:
+                    ms, extra = a.driver.recompute(a.kernel, sheet, a.state, k)
+                except TimedOut as exc:
+                    a.done = True
+                    stop(budget, row, a.driver.label, case, n, "one run", op_limit, exc)
+                    if a.kernel is not None:    # it is still busy: no use for it any more
+                        a.kernel.close()
+                        a.kernel = None
+                    continue
+                except KernelFailed as exc:
+                    a.done = True
+                    fail(results, row, a.driver.label, exc)
+                    continue
+                a.spent += ms / 1e3
+                a.runs += 1
+                if a.first_run_s is None:
+                    a.first_run_s = ms / 1e3
+                if a.runs > a.warmup:
+                    row.add(a.driver.label, ms, **extra)
+                    if len(row.samples[a.driver.label]) >= args.reps:
+                        a.done = True
+                if a.spent > budget.seconds and a.driver.label in row.samples:
+                    a.done = True
+                    if len(row.samples[a.driver.label]) < args.reps:
+                        row.notes[a.driver.label] = "%d of %d rep(s) within the budget of %.0f s" % (
+                            len(row.samples[a.driver.label]), args.reps, budget.seconds)
+        for a in active:
+            if a.first_run_s is not None:
+                budget.record(a.driver.label, case, n, a.build_ms / 1e3, a.first_run_s)
+            m = row.median(a.driver.label)
+            print("%-9s %-11s build %7.2f s  median %s ms  [%s]" % (
+                a.driver.label, key, a.build_ms / 1e3, fmt_num(m),
+                " ".join(fmt_num(s) for s in row.samples.get(a.driver.label, []))), flush=True)
+        if rss_row is not None:
+            time.sleep(args.settle)
+            for a in active:
+                if a.kernel is not None and a.driver.label in row.samples:
+                    rss_row.add(a.driver.label, a.kernel.rss_mib())
+            for d in drivers:
+                if d.label not in rss_row.samples:
+                    rss_row.notes[d.label] = ("n/a" if not d.jupyter else
+                                              row.notes.get(d.label, "not measured"))
     finally:
-        if kc is not None:
-            kc.stop_channels()
-        if km.has_kernel:
-            try:
-                km.shutdown_kernel(now=False)
-            except Exception:
-                km.shutdown_kernel(now=True)
-        if log is not None:
-            log.close()
+        for a in active:
+            if a.kernel is not None:
+                a.kernel.close()
+            a.driver.close(a.state)
+
+
+def stop(budget, row, label, case, n, what, limit, exc):
+    """An operation ran out of time: no number, not a failure; larger N are skipped."""
+    budget.stopped[(label, case)] = n
+    done = len(row.samples.get(label, []))
+    row.notes[label] = "stopped%s: %s took over %.0f s (the budget, plus 10 ms a cell)" % (
+        " after %d rep(s)" % done if done else "", what, limit)
+    print("%-9s %-11s %s [%s]" % (label, row.key, row.notes[label], str(exc).splitlines()[0]),
+          file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------
 
-def fmt_value(value, unit):
-    if value is None:
+def fmt_num(v):
+    if v is None:
         return "-"
-    if unit == "ms":
-        if value >= 100:
-            return "%.0f ms" % value
-        if value >= 10:
-            return "%.1f ms" % value
-        return "%.2f ms" % value
-    return "%.1f %s" % (value, unit)
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
 
 
-def summarise(kernels, runs, goals):
-    """Medians per kernel and metric, plus ratio of first over second kernel."""
-    summary = {}
-    for key, title, unit in METRICS:
-        row = {"title": title, "unit": unit, "median": {}, "min": {}, "max": {}}
-        for name in kernels:
-            field = key + ("_ms" if unit == "ms" else "_mib")
-            if key == "exec":
-                # pool every sample of every repetition
-                values = [s for r in runs[name] for s in r["exec_samples_ms"]]
+def fmt_ratio(r):
+    if r is None:
+        return ""
+    return "%.3f" % r if r < 1 else "%.2f" % r if r < 100 else "%.0f" % r
+
+
+def ratio_columns(labels):
+    cols = [(k, BASE) for k in labels if k != BASE and BASE in labels]
+    if PEER in labels:
+        cols += [(k, PEER) for k in ("pysheets",) if k in labels]
+    return cols
+
+
+def render_table(results, labels):
+    """The table (list of lines) and its footnotes."""
+    ratios = ratio_columns(labels)
+    header = ["case"] + labels + ["%s/%s" % (a, b) for a, b in ratios]
+    lines, notes = [header], []
+    for row in results.rows.values():
+        line = ["%s (%s)" % (row.title, row.unit)]
+        for label in labels:
+            m = row.median(label)
+            if m is not None:
+                cell = fmt_num(m)
+                if label in row.notes:
+                    notes.append(row.notes[label] + " (%s, %s)" % (label, row.key))
+                    cell += " [%d]" % len(notes)
+            elif row.notes.get(label) == "n/a":
+                cell = "n/a"
             else:
-                values = [r[field] for r in runs[name]]
-            if values:
-                row["median"][name] = statistics.median(values)
-                row["min"][name] = min(values)
-                row["max"][name] = max(values)
-        if len(kernels) >= 2 and all(k in row["median"] for k in kernels[:2]):
-            a, b = (row["median"][k] for k in kernels[:2])
-            row["ratio"] = a / b if b else None
-            row["goal"] = goals.get(key)
-            if row["ratio"] is not None and row["goal"] is not None:
-                row["ok"] = row["ratio"] <= row["goal"]
-        summary[key] = row
-    return summary
+                notes.append(row.notes.get(label, "not measured") + " (%s, %s)" % (label, row.key))
+                cell = "— [%d]" % len(notes)
+            line.append(cell)
+        for a, b in ratios:
+            line.append(fmt_ratio(row.ratio(a, b)))
+        lines.append(line)
+    widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
+    out = []
+    for i, r in enumerate(lines):
+        out.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
+                             for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out, ["[%d] %s" % (i + 1, n) for i, n in enumerate(notes)]
 
 
-def print_report(kernels, summary, reps, args):
-    measured = [k for k in kernels if any(k in row["median"] for row in summary.values())]
-    if not measured:
-        return
-    print()
-    print("medians over %d repetition(s); exec: %d executes of %r per repetition after %d warm-up"
-          % (reps, args.executes, args.code, args.warmup))
-    headers = ["metric"] + [label(k) for k in measured]
-    two = len(measured) >= 2 and measured[:2] == kernels[:2]
-    if two:
-        headers += ["ratio %s/%s" % (label(measured[0]), label(measured[1])), "goal"]
-    table = [headers]
-    for key, title, unit in METRICS:
-        row = summary[key]
-        line = [title] + [fmt_value(row["median"].get(k), unit) for k in measured]
-        if two:
-            ratio = row.get("ratio")
-            line.append("-" if ratio is None else "%.3f" % ratio)
-            goal = row.get("goal")
-            if goal is None:
-                line.append("")
-            else:
-                line.append("<= %g %s" % (goal, "ok" if row.get("ok") else "MISSED"))
-        table.append(line)
-    widths = [max(len(r[i]) for r in table) for i in range(len(headers))]
-    for n, r in enumerate(table):
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                        for i, (cell, w) in enumerate(zip(r, widths))).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-    print()
-    for key, title, unit in METRICS:
-        row = summary[key]
-        parts = ["%s %s" % (label(k), fmt_value(row["median"].get(k), unit)) for k in measured]
-        text = "%s: %s" % (key, ", ".join(parts))
-        if two and row.get("ratio") is not None:
-            text += ", ratio %.3f" % row["ratio"]
-            if row.get("goal") is not None:
-                text += " (goal <= %g: %s)" % (row["goal"], "ok" if row["ok"] else "MISSED")
-        print(text)
-    print()
-    for k in measured:
-        spread = ", ".join(
-            "%s %s..%s" % (key, fmt_value(summary[key]["min"].get(k), unit),
-                           fmt_value(summary[key]["max"].get(k), unit))
-            for key, _, unit in METRICS)
-        print("range %s: %s" % (label(k), spread))
+def evaluate_goals(results):
+    rows = results.rows
+    goals = []
 
+    def ratio_goal(key, limit, text):
+        row = rows.get(key)
+        r = row.ratio("pysheets", BASE) if row else None
+        goals.append({"goal": text, "value": None if r is None else "%.3f" % r,
+                      "ok": None if r is None else r <= limit})
 
-def parse_goals(items):
-    goals = dict(DEFAULT_GOALS)
-    for item in items or []:
-        key, _, value = item.partition("=")
-        if key not in {m[0] for m in METRICS} or not value:
-            raise SystemExit("--goal expects METRIC=RATIO with METRIC one of start, exec, rss")
-        goals[key] = None if value.lower() == "none" else float(value)
+    ratio_goal("start", 1 / 8.0, "start <= 1/8 of ipykernel's")
+    ratio_goal("exec", 1 / 3.0, "round trip <= 1/3 of ipykernel's")
+    for case in ("chain", "fanout"):
+        row = rows.get("%s/%d" % (case, GOAL_N))
+        m = row.median("pysheets") if row else None
+        goals.append({"goal": "%s N=%d <= %.0f ms (pysheets)" % (case, GOAL_N, GOAL_MS),
+                      "value": None if m is None else "%.1f ms" % m,
+                      "ok": None if m is None else m <= GOAL_MS})
+        lo = rows.get("%s/%d" % (case, GOAL_N // 10))
+        r = None
+        if row is not None and lo is not None and m is not None and lo.median("pysheets"):
+            r = m / lo.median("pysheets")
+        goals.append({"goal": "%s T(%d)/T(%d) <= %g (pysheets)" % (case, GOAL_N, GOAL_N // 10,
+                                                                   GOAL_GROWTH),
+                      "value": None if r is None else "%.2f" % r,
+                      "ok": None if r is None else r <= GOAL_GROWTH})
+    ratio_goal("rss", 0.5, "idle RSS <= 1/2 of ipykernel's")
     return goals
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Benchmark PySheets against ipykernel (start, execute round trip, idle RSS).")
-    parser.add_argument("--kernels", default="pysheets,python3",
-                        help="comma-separated kernelspec names; ratios are first/second "
-                             "(default: pysheets,python3)")
-    parser.add_argument("--reps", type=int, default=5,
-                        help="fresh starts per kernel, alternating kernels (default 5)")
-    parser.add_argument("--executes", type=int, default=200,
-                        help="timed executes per repetition (default 200)")
-    parser.add_argument("--warmup", type=int, default=20,
-                        help="untimed executes before the timed ones (default 20)")
-    parser.add_argument("--code", default="pass", help="code of the trivial execute (default: pass)")
-    parser.add_argument("--json", metavar="FILE", help="write all samples and the summary to FILE")
-    parser.add_argument("--allow-missing", action="store_true",
-                        help="skip kernels that are not installed and exit 0")
-    parser.add_argument("--check-goals", action="store_true",
-                        help="exit 3 when a ratio misses its goal")
-    parser.add_argument("--goal", action="append", metavar="METRIC=RATIO",
-                        help="goal for ratio first/second, e.g. exec=0.5 (default: start=0.125); "
-                             "'none' removes one")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds to wait for any one reply (default 60)")
-    parser.add_argument("--retry", type=float, default=0.1,
-                        help="seconds between kernel_info_request re-sends while starting (default 0.1)")
-    parser.add_argument("--settle", type=float, default=0.2,
-                        help="seconds to wait after start before reading RSS (default 0.2)")
-    parser.add_argument("--reconnect-ivl", type=int, default=2,
-                        help="ZMQ reconnect interval of the client sockets in ms (default 2; "
-                             "ZMQ's own default of 100 would add up to 100 ms to the start time "
-                             "of a kernel that binds its ports after the client connects)")
-    parser.add_argument("--kernel-output", action="store_true",
-                        help="let the kernels print to this terminal (default: keep their "
-                             "output and show it only when a kernel fails)")
-    args = parser.parse_args(argv)
-    goals = parse_goals(args.goal)
+def goal_lines(goals):
+    out = []
+    for g in goals:
+        state = {True: "met", False: "MISSED", None: "not measured"}[g["ok"]]
+        out.append("%-40s %-14s %s" % (g["goal"], g["value"] or "-", state))
+    return out
 
-    kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
-    if not kernels or args.reps < 1 or args.executes < 1:
-        parser.error("need at least one kernel, --reps >= 1 and --executes >= 1")
 
-    ksm = KernelSpecManager()
-    missing = {}
-    for name in kernels:
+def package_versions():
+    from importlib import metadata
+    out = {}
+    for pkg in ("ipykernel", "ipyflow", "marimo", "jupyter_client", "pandas", "numpy",
+                "matplotlib"):
         try:
-            check_available(name, ksm)
-        except Missing as exc:
-            missing[name] = str(exc)
-            print("%s: not available: %s -- skipping it" % (label(name), exc), file=sys.stderr)
-    present = [k for k in kernels if k not in missing]
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
 
-    ctx = zmq.Context()
-    ctx.setsockopt(zmq.RECONNECT_IVL, args.reconnect_ivl)
-    ctx.setsockopt(zmq.LINGER, 0)
 
-    runs = {k: [] for k in kernels}
-    failed = {}
-    print("python %s, jupyter_client %s, %s; rss via %s"
-          % (platform.python_version(), JUPYTER_CLIENT_VERSION, platform.platform(),
-             "psutil" if psutil else "/proc"))
+def machine():
+    cpu, mem = platform.processor() or "?", "?"
     try:
-        for rep in range(args.reps):
-            order = present if rep % 2 == 0 else list(reversed(present))
-            for name in order:
-                if name in failed:
-                    continue
-                try:
-                    r = run_once(name, args, ctx)
-                except KernelFailed as exc:
-                    failed[name] = str(exc)
-                    print("%s: FAILED in repetition %d: %s" % (label(name), rep + 1, exc),
-                          file=sys.stderr)
-                    continue
-                runs[name].append(r)
-                print("rep %d %-10s start %s (launch %s)  exec %s  rss %s  (%s)"
-                      % (rep + 1, label(name), fmt_value(r["start_ms"], "ms"),
-                         fmt_value(r["launch_ms"], "ms"),
-                         fmt_value(r["exec_ms"], "ms"), fmt_value(r["rss_mib"], "MiB"),
-                         r["implementation"]), flush=True)
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+        with open("/proc/meminfo") as fh:
+            kib = next(int(ln.split()[1]) for ln in fh if ln.startswith("MemTotal"))
+            mem = "%.1f GiB" % (kib / 1048576.0)
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "memory": mem, "platform": platform.platform(),
+            "python": platform.python_version(), "load_at_start": os.getloadavg()}
+
+
+def append_results(path, doc, table, footnotes, goals):
+    m = doc["meta"]["machine"]
+    v = doc["meta"]["versions"]
+    lines = [
+        "",
+        "## %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(doc["meta"]["started"])),
+        "",
+        "Machine: %s, %d CPU(s), %s RAM, %s; Python %s; load average %s at the start, "
+        "%s at the end."
+        % (m["cpu"], m["cpus"], m["memory"], m["platform"], m["python"],
+           " ".join("%.2f" % x for x in m["load_at_start"]),
+           " ".join("%.2f" % x for x in doc["meta"]["load_at_end"])),
+        "Kernels: %s." % ", ".join("%s (%s)" % kv for kv in sorted(doc["implementations"].items())),
+        "Packages: %s." % ", ".join("%s %s" % (k, v[k]) for k in sorted(v) if v[k]),
+        "Command: `%s` (%.0f s)." % (doc["meta"]["command"], doc["meta"]["seconds"]),
+        "",
+        "```text",
+    ] + table + ([""] + footnotes if footnotes else []) + ["```", "", "Goals:", ""]
+    for g in goals:
+        if g["ok"] is None:
+            lines.append("- %s: not measured" % g["goal"])
+        else:
+            lines.append("- %s: %s — %s" % (g["goal"], g["value"],
+                                             "met" if g["ok"] else "**missed**"))
+    if doc["failed"]:
+        lines += ["", "Failures:", ""] + ["- " + f.splitlines()[0][:300] for f in doc["failed"]]
+    with open(path, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="PySheets vs ipykernel, ipyflow and marimo.")
+    p.add_argument("--kernels", default=",".join(ALL_KERNELS),
+                   help="which of %s (default: all)" % ", ".join(ALL_KERNELS))
+    p.add_argument("--cases", default=",".join(ALL_CASES),
+                   help="which of %s (default: all)" % ", ".join(ALL_CASES))
+    p.add_argument("--sizes", default="10,100,1000,10000",
+                   help="N of the chain and fan-out sheets (default 10,100,1000,10000; the "
+                        "small ones also tell how a slow kernel's time grows with N)")
+    p.add_argument("--rows", type=int, default=workloads.DEFAULT_ROWS,
+                   help="rows of the realistic sheet's DataFrame (default 100000)")
+    p.add_argument("--reps", type=int, default=5,
+                   help="repetitions per case and kernel (default 5); medians are reported")
+    p.add_argument("--sheet-warmup", type=int, default=1,
+                   help="untimed changes of the head after building a sheet (default 1; none "
+                        "for a kernel whose build took over a quarter of --budget)")
+    p.add_argument("--executes", type=int, default=200,
+                   help="timed round trips per start (default 200)")
+    p.add_argument("--warmup", type=int, default=20,
+                   help="untimed round trips before those (default 20)")
+    p.add_argument("--code", default="pass", help="code of the round trip (default: pass)")
+    p.add_argument("--budget", type=float, default=150.0,
+                   help="seconds per kernel, case and N for build plus re-runs (default 150): "
+                        "a slower kernel gets fewer reps (at least one), and a larger N is "
+                        "skipped ('—') when the smaller ones say its build and one run would "
+                        "take more than 3 times this")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds to wait for any one reply or script run (default 300)")
+    p.add_argument("--window", type=int, default=256,
+                   help="execute_requests in flight while building a sheet (default 256)")
+    p.add_argument("--spec", action="append", default=[], metavar="LABEL=KERNELSPEC",
+                   help="kernelspec of a kernel (defaults: pysheets=pysheets, ipykernel=python3, "
+                        "ipyflow=ipyflow)")
+    p.add_argument("--retry", type=float, default=0.1,
+                   help="seconds between kernel_info_request re-sends while starting (default 0.1)")
+    p.add_argument("--settle", type=float, default=0.2,
+                   help="seconds to wait before reading an idle RSS (default 0.2)")
+    p.add_argument("--json", metavar="FILE", help="write every sample, the goals and versions")
+    p.add_argument("--results", metavar="FILE",
+                   help="append a dated section with the machine, table and goals to FILE "
+                        "(scripts/bench.sh passes bench/RESULTS.md)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="a kernel that is not installed is reported, exit status 0")
+    p.add_argument("--check-goals", action="store_true", help="exit 3 when a goal is missed")
+    p.add_argument("--kernel-output", action="store_true",
+                   help="let the kernels print to this terminal")
+    args = p.parse_args(argv)
+    args.kernel_list = [k.strip() for k in args.kernels.split(",") if k.strip()]
+    args.case_list = [c.strip() for c in args.cases.split(",") if c.strip()]
+    try:
+        args.size_list = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    except ValueError:
+        p.error("--sizes expects comma-separated integers")
+    bad = [k for k in args.kernel_list if k not in ALL_KERNELS] + \
+          [c for c in args.case_list if c not in ALL_CASES]
+    if bad or not args.kernel_list or args.reps < 1 or args.executes < 1 or not args.size_list \
+            or min(args.size_list) < 2 or args.rows < 100:
+        p.error("unknown kernel or case %s, or --reps/--executes < 1, --sizes < 2, --rows < 100"
+                % bad)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.time()
+    specs = dict(s.split("=", 1) for s in args.spec)
+    drivers, missing = [], {}
+    for label in args.kernel_list:
+        d = DRIVERS[label](specs.get(label))
+        d.timeout = args.timeout
+        try:
+            d.check_installed()
+        except Missing as exc:
+            missing[label] = str(exc)
+            print("%s: not available: %s" % (label, exc), file=sys.stderr)
+            continue
+        drivers.append(d)
+    labels = args.kernel_list
+    results = Results()
+    m = machine()
+    print("%s, %d cpu(s), %s; python %s, jupyter_client %s; load %s" % (
+        m["cpu"], m["cpus"], m["memory"], m["python"], JUPYTER_CLIENT_VERSION,
+        " ".join("%.2f" % x for x in m["load_at_start"])), flush=True)
+    if args.case_list and any(c in ("chain", "fanout", "sheet") for c in args.case_list):
+        sys.setswitchinterval(0.0002)   # the IOPub thread hands the GIL back at once
+    ctx = make_context()
+    interrupted = False
+    try:
+        basics = [c for c in ("start", "exec", "rss") if c in args.case_list]
+        if basics:
+            measure_basics(drivers, basics, args, ctx, results)
+        budget = Budget(args.budget)
+        flip = False
+        rss_row = None
+        for case in ("chain", "fanout"):
+            if case not in args.case_list:
+                continue
+            for n in args.size_list:
+                want_rss = case == "chain" and n == args.size_list[-1] and "rss" in args.case_list
+                if want_rss:
+                    rss_row = Row("rss/sheet", "idle RSS after the %d-cell chain" % n, "MiB")
+                measure_sheet(case, n, drivers, args, ctx, results, budget, flip,
+                              rss_row if want_rss else None)
+                flip = not flip
+        if "sheet" in args.case_list:
+            measure_sheet("sheet", args.rows, drivers, args, ctx, results, budget, flip)
+        if rss_row is not None:
+            results.rows[rss_row.key] = rss_row
     except KeyboardInterrupt:
+        interrupted = True
         print("interrupted; reporting what was measured", file=sys.stderr)
     finally:
         ctx.term()
 
-    summary = summarise(kernels, runs, goals)
-    print_report(kernels, summary, min((len(v) for v in runs.values() if v), default=0), args)
+    for label, why in missing.items():
+        for row in results.rows.values():
+            row.notes.setdefault(label, "not installed")
+    table, footnotes = render_table(results, labels)
+    goals = evaluate_goals(results)
+    print()
+    print("medians of %d rep(s) (fewer where a footnote says so); ms unless marked; "
+          "ratios of medians" % args.reps)
+    print("\n".join(table))
+    if footnotes:
+        print()
+        print("\n".join(footnotes))
+    print()
+    print("goals (pysheets):")
+    print("\n".join(goal_lines(goals)))
 
+    doc = {
+        "meta": {"machine": m, "versions": package_versions(),
+                 "jupyter_client": JUPYTER_CLIENT_VERSION,
+                 "rss_source": "psutil" if psutil else "/proc",
+                 "args": {k: v for k, v in vars(args).items()},
+                 "command": " ".join(["bench/bench.py"] + list(sys.argv[1:] if argv is None
+                                                                else argv)),
+                 "started": started, "seconds": time.time() - started,
+                 "load_at_end": os.getloadavg()},
+        "kernels": labels,
+        "implementations": results.versions,
+        "missing": missing,
+        "rows": {k: r.to_json() for k, r in results.rows.items()},
+        "table": table,
+        "footnotes": footnotes,
+        "goals": goals,
+        "failed": results.failed,
+    }
     if args.json:
-        doc = {
-            "meta": {
-                "python": platform.python_version(),
-                "jupyter_client": JUPYTER_CLIENT_VERSION,
-                "platform": platform.platform(),
-                "cpus": os.cpu_count(),
-                "rss_source": "psutil" if psutil else "/proc",
-                "args": vars(args),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
-            "kernels": kernels,
-            "missing": missing,
-            "failed": failed,
-            "runs": runs,
-            "summary": summary,
-        }
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=1)
         print("wrote", args.json)
+    if args.results:
+        append_results(args.results, doc, table, footnotes, goals)
+        print("appended to", args.results)
 
-    if failed:
+    if interrupted:
+        return 130
+    if results.failed:
         return 1
     if missing and not args.allow_missing:
-        print("missing kernel(s): %s (use --allow-missing to exit 0 anyway)"
-              % ", ".join(missing), file=sys.stderr)
         return 2
-    if args.check_goals and any(row.get("ok") is False for row in summary.values()):
+    if args.check_goals and any(g["ok"] is False for g in goals):
         return 3
     return 0
 

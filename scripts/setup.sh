@@ -116,6 +116,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# ipyflow, a benchmark peer, ships a JupyterLab extension that throws on notebooks of other
+# kernels; the JupyterLab of the main job and of the browser tests should not load it.
+.venv/bin/jupyter labextension disable --level=sys_prefix jupyterlab-ipyflow >/dev/null 2>&1 || true
+
 log "installing the pysheets kernelspec into .venv"
 PATH="$root/.venv/bin:$PATH" VIRTUAL_ENV="$root/.venv" \
   target/release/pysheets-kernel install --sys-prefix --python "$root/.venv/bin/python" >/dev/null
