@@ -14,19 +14,14 @@ Screenshots go to tests/artifacts/grid_<mode>.png.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, clean_env, jupyter_bin
-from test_browser import _free_port, _stop_server, _tail, _wait_for_server
+from conftest import clean_env, jupyter_bin
+from lab_server import BROWSER_DIR, fresh_artifact, jupyter_lab, require_browser, run_script
 
-BROWSER_DIR = REPO / "tests" / "browser"
 SCRIPT = BROWSER_DIR / "grid_view.mjs"
-ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = Path(os.environ.get("PYSHEETS_CHROMIUM", "/usr/bin/chromium"))
 NODE_TIMEOUT = 200
 NOTEBOOK_NAME = "grid.ipynb"
 
@@ -75,91 +70,22 @@ def _labextension_installed() -> bool:
 
 
 def _run(tmp_path: Path, mode: str, kernel: str, sources: list[str]) -> dict:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)")
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        pytest.fail(f"{BROWSER_DIR}/node_modules is missing: run scripts/setup.sh (npm ci there)")
+    require_browser()
     if not _labextension_installed():
         pytest.fail("jupyterlab-pysheets is not installed in .venv: run scripts/setup.sh")
-
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / NOTEBOOK_NAME).write_text(json.dumps(_notebook(kernel, sources), indent=1))
-    dirs = {n: tmp_path / n for n in ("config", "runtime", "settings", "user-settings", "workspaces")}
-    for d in dirs.values():
-        d.mkdir()
-    (dirs["settings"] / "overrides.json").write_text(
-        json.dumps(
-            {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
-        )
-    )
+    screenshot = fresh_artifact(f"grid_{mode}.png")
     # Only the extensions JupyterLab and Notebook ship, and ours: a third-party extension that
     # happens to be installed in .venv (jupyterlab-ipyflow throws on its own) is not under test.
-    (dirs["config"] / "labconfig").mkdir()
-    (dirs["config"] / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"jupyterlab-ipyflow": True}})
-    )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / f"grid_{mode}.png"
-    if screenshot.exists():
-        screenshot.unlink()
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    server_log = tmp_path / "jupyter.log"
-    env = clean_env(JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_RUNTIME_DIR=str(dirs["runtime"]))
-    # One `jupyter lab` server serves both UIs: /lab and Notebook 7's /notebooks.
-    with open(server_log, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                jupyter_bin("jupyter"),
-                "lab",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                "--ServerApp.port_retries=0",
-                "--ServerApp.token=",
-                "--ServerApp.password=",
-                "--ServerApp.disable_check_xsrf=True",
-                "--allow-root",
-                "--no-browser",
-                f"--ServerApp.root_dir={root}",
-                "--LabApp.expose_app_in_browser=True",
-                "--JupyterNotebookApp.expose_app_in_browser=True",
-                f"--LabApp.app_settings_dir={dirs['settings']}",
-                f"--LabApp.user_settings_dir={dirs['user-settings']}",
-                f"--LabApp.workspaces_dir={dirs['workspaces']}",
-            ],
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    notebooks = {NOTEBOOK_NAME: _notebook(kernel, sources)}
+    with jupyter_lab(tmp_path, notebooks, disabled_extensions=("jupyterlab-ipyflow",)) as (
+        url,
+        server_log,
+    ):
+        result = run_script(
+            SCRIPT, [mode, url, NOTEBOOK_NAME, str(screenshot)], server_log, NODE_TIMEOUT
         )
-    try:
-        _wait_for_server(url, proc, server_log)
-        try:
-            res = subprocess.run(
-                ["node", str(SCRIPT), mode, url, NOTEBOOK_NAME, str(screenshot)],
-                cwd=BROWSER_DIR,
-                env=clean_env(),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=NODE_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired as e:
-            pytest.fail(f"the browser script took over {NODE_TIMEOUT}s:\n{e.stderr}\n{_tail(server_log)}")
-        detail = f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}\nserver log:\n{_tail(server_log)}"
-        assert res.returncode == 0, f"browser script failed ({res.returncode})\n{detail}"
-        lines = res.stdout.strip().splitlines()
-        assert lines, f"browser script printed nothing\n{detail}"
-        result = json.loads(lines[-1])
-        print(json.dumps(result, indent=1))  # shown with -s, or on failure
-        assert screenshot.is_file() and screenshot.stat().st_size > 0, detail
-        return result
-    finally:
-        _stop_server(proc, url, dirs["runtime"])
+    assert screenshot.is_file() and screenshot.stat().st_size > 0, result
+    return result
 
 
 @pytest.mark.pysheets_only
