@@ -3,12 +3,10 @@
 //   node grid_bench.mjs <server url> <notebook> <cells> <chain> <reps>
 //
 // Prints one JSON object: first_paint_ms[], model_ms[], edit_ms[], scroll{}.
-// playwright-core comes from tests/browser/node_modules (scripts/setup.sh installs it).
+// playwright-core comes from tests/browser/node_modules (scripts/setup.sh installs it), through
+// the browser tests' own launcher.
 
-import { createRequire } from 'node:module';
-
-const require = createRequire(new URL('../tests/browser/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { launchChromium } from '../tests/browser/chromium.mjs';
 
 const [url, notebook, cellsArg, chainArg, repsArg] = process.argv.slice(2);
 const CELLS = Number(cellsArg);
@@ -115,12 +113,7 @@ async function editTimed([path, value, chain]) {
 let browser;
 const out = { first_paint_ms: [], message_ms: [], model_ms: [], edit_ms: [], edit_model_ms: [], edit_reply_ms: [], edit_update_ms: [] };
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.PYSHEETS_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('pageerror', (e) => log('page error:', e.message));
   const base = url.endsWith('/') ? url : url + '/';

@@ -14,7 +14,7 @@
 //
 // Prints one JSON object on stdout; exit 0 when every check holds, 1 otherwise (with "error").
 
-import { chromium } from 'playwright-core';
+import { finish, launchChromium } from './chromium.mjs';
 
 const [mode, url, notebook, screenshot] = process.argv.slice(2);
 if (!['lab', 'notebook', 'other-kernel'].includes(mode) || !url || !notebook || !screenshot) {
@@ -311,12 +311,7 @@ let browser;
 let page;
 let exitCode = 0;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.PYSHEETS_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
   page.setDefaultTimeout(STEP);
   // Errors thrown from this extension's code fail the test; others (Notebook 7's own shortcuts
@@ -335,16 +330,5 @@ try {
   exitCode = 1;
   result.error = String(e && e.message ? e.message : e);
   log('FAILED:', result.error);
-} finally {
-  if (page) {
-    try {
-      await page.screenshot({ path: screenshot });
-      result.screenshot = screenshot;
-    } catch (e) {
-      log('screenshot failed:', e.message);
-    }
-  }
-  if (browser) await browser.close().catch(() => {});
 }
-console.log(JSON.stringify(result));
-process.exit(exitCode);
+await finish({ page, browser, screenshot, result, exitCode, log });

@@ -11,7 +11,7 @@
 // Assertions read JupyterLab's own models through `window.jupyterapp` (the server runs with
 // LabApp.expose_app_in_browser) and the output area's DOM text for what a user sees.
 
-import { chromium } from 'playwright-core';
+import { finish, launchChromium } from './chromium.mjs';
 
 const [url, notebook, screenshot] = process.argv.slice(2);
 if (!url || !notebook || !screenshot) {
@@ -145,15 +145,7 @@ let browser;
 let page;
 let exitCode = 0;
 try {
-  browser = await chromium.launch({
-    executablePath: process.env.PYSHEETS_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   page.setDefaultTimeout(STEP_TIMEOUT);
   page.on('pageerror', (e) => log('page error:', e.message));
@@ -246,16 +238,5 @@ try {
   if (page) {
     try { result.messages = await page.evaluate(() => window.__pysheetsMsgs || null); } catch {}
   }
-} finally {
-  if (page) {
-    try {
-      await page.screenshot({ path: screenshot });
-      result.screenshot = screenshot;
-    } catch (e) {
-      log('screenshot failed:', e.message);
-    }
-  }
-  if (browser) await browser.close().catch(() => {});
 }
-console.log(JSON.stringify(result));
-process.exit(exitCode);
+await finish({ page, browser, screenshot, result, exitCode, log });

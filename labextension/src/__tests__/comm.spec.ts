@@ -8,7 +8,8 @@ import {
   SheetConnector,
   SNAPSHOT_TIMEOUT_MS
 } from '../comm';
-import { ISheetCell, SheetModel } from '../model';
+import { SheetModel } from '../model';
+import { cell } from './cells';
 
 /** A comm as JupyterLab's: the test plays the kernel's side. */
 class FakeComm implements ICommLike {
@@ -59,21 +60,6 @@ class FakeKernel implements IKernelLike {
     this.status = s;
     this.statusChanged.emit(s);
   }
-}
-
-function cell(
-  address: string,
-  value: string,
-  reads: string[] = []
-): ISheetCell {
-  return {
-    address,
-    cellId: `id-${address}`,
-    state: 'ok',
-    value,
-    reads,
-    code: value
-  };
 }
 
 const snapshot = {

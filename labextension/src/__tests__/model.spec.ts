@@ -6,23 +6,7 @@ import {
   parseAddress,
   SheetModel
 } from '../model';
-
-function cell(
-  address: string,
-  value: string,
-  reads: string[] = []
-): ISheetCell {
-  return {
-    address,
-    title: '',
-    cellId: `id-${address}`,
-    state: 'ok',
-    value,
-    reads,
-    code: `# @${address}\n${value}`,
-    lazy: false
-  };
-}
+import { cell } from './cells';
 
 describe('addresses', () => {
   it('names columns like a spreadsheet', () => {
