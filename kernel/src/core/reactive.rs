@@ -49,19 +49,17 @@ impl CellState {
 pub struct CellRecord {
     /// The code as the user wrote it.
     pub source: String,
-    /// The code Python runs (ranges rewritten).
-    pub code: String,
     pub cell_id: Option<String>,
     pub title: String,
     pub lazy: bool,
     pub defines: Vec<String>,
-    pub reads_names: Vec<String>,
     pub reads_addresses: Vec<Address>,
     pub state: CellState,
     pub summary: String,
     /// A small PNG (base64) of the value, when it shows as a picture.
     pub png: Option<String>,
-    /// The cell's Python object (None only if Python failed to make it).
+    /// The cell's Python object, holding the code Python runs (ranges rewritten); None only if
+    /// Python failed to make it.
     py: Option<CellHandle>,
     /// The (name, definer) bindings Python last got for this cell, and the epoch they were
     /// given in: unchanged bindings are not sent again.
@@ -316,12 +314,10 @@ impl Reactive {
             address,
             CellRecord {
                 source: code.to_string(),
-                code: rewritten,
                 cell_id,
                 title,
                 lazy,
                 defines: deps.defines.clone(),
-                reads_names: deps.reads_names.clone(),
                 reads_addresses,
                 state: CellState::Ok,
                 summary: String::new(),

@@ -60,15 +60,6 @@ impl Header {
     }
 }
 
-impl From<Value> for Header {
-    fn from(fields: Value) -> Self {
-        Header::parsed(
-            Bytes::from(serde_json::to_vec(&fields).unwrap_or_default()),
-            fields,
-        )
-    }
-}
-
 impl PartialEq for Header {
     fn eq(&self, other: &Self) -> bool {
         self.json == other.json
@@ -305,6 +296,15 @@ impl Default for Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl From<Value> for Header {
+        fn from(fields: Value) -> Self {
+            Header::parsed(
+                Bytes::from(serde_json::to_vec(&fields).unwrap_or_default()),
+                fields,
+            )
+        }
+    }
 
     fn request(signer: &Signer) -> Vec<Bytes> {
         let msg = Message {
