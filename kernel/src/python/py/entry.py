@@ -94,9 +94,25 @@ def execute_json(request):
 
 
 def sheet_analyze_json(request):
-    from pysheets import sheet
+    """The static analysis of a cell, of the code Python will run (after the magic rewrite).
 
-    return json.dumps(sheet.analyze(json.loads(request)["code"]))
+    Never an empty result that looks like "no dependencies": any failure (a bug, an interrupt)
+    comes back as `error`, with every other field empty.
+    """
+    try:
+        from pysheets import sheet
+
+        result = sheet.analyze(magics.transform(json.loads(request)["code"]))
+    except BaseException as exc:  # KeyboardInterrupt included: the user must see it failed
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
+            f"failed: {type(exc).__name__}: {exc}".replace("\n", " ")
+        result = {
+            "reads_names": [], "reads_addresses": [], "defines": [], "assigns_address": None,
+            "value_kind": "none", "error": f"AnalysisError: the analysis of the cell {what}",
+            "maybe_defines": [], "mutates": [], "deferred_reads": [], "deferred_writes": [],
+            "dynamic": False, "star_imports": [], "address_defines": [],
+        }
+    return json.dumps(result)
 
 
 def user_expressions_json(request):

@@ -9,10 +9,10 @@ Dependency analysis runs on a cell's code *after* the Rust side has rewritten ra
 """
 
 import ast
-import builtins
 import html
 import math
 import re
+import sys
 
 # ---------------------------------------------------------------------------------------------
 # Addresses
@@ -87,9 +87,110 @@ def format_address(col0, row0):
 
 # ---------------------------------------------------------------------------------------------
 # Dependency analysis
+#
+# Scoping follows Python's own rules (checked against `symtable` by test_analysis.py): a name is
+# resolved through the function, comprehension and class scopes around it first, and only a name
+# that reaches module scope is a read, a definition or a mutation of the cell. Address-shaped
+# names (`R2`, `Q1`) are scoped like any other name; one that reaches module scope and is not the
+# cell's own is reported in `reads_addresses` instead of `reads_names`.
+#
+# Differences from symtable, all deliberate:
+# - module scope is flow-sensitive: a name read after the cell bound it on every path is the
+#   cell's own, not a read (`x = 1; x + 1` reads nothing);
+# - a read inside a function or lambda body is deferred (it happens when the function is called):
+#   it is in `deferred_reads` always, and in `reads_names` unless the cell defines the name;
+# - the name of `except ... as e` is not a definition (Python deletes it after the handler), nor is
+#   a name only deleted (`del x`) or only annotated (`x: int`);
+# - `global g` + an assignment inside a function the cell calls at module level (or in a class
+#   body) is a definition of the cell; `from m import *` defines m's public names.
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_LOCAL = 0
+_MODULE = 1
+
+# Rule (2) of `_MUTATION_RULE`: methods that change their receiver in place (list, dict, set,
+# deque, bytearray, numpy arrays, pandas' in-place methods without `inplace=`).
+_MUTATING_METHODS = frozenset("""
+    append extend insert remove pop popitem clear sort reverse update setdefault add discard
+    difference_update intersection_update symmetric_difference_update appendleft extendleft
+    popleft rotate fill resize put put_nowait itemset setflags move_to_end
+    __setitem__ __delitem__ __iadd__ __isub__ __imul__
+""".split())
+
+# Methods that draw from (or seed) a random generator: the generator's state changes.
+_RANDOM_METHODS = frozenset("""
+    random randint randrange randbytes choice choices shuffle sample uniform triangular gauss
+    normalvariate lognormvariate expovariate vonmisesvariate gammavariate betavariate
+    paretovariate weibullvariate getrandbits seed setstate normal integers standard_normal rand
+    randn random_sample random_integers ranf permutation permuted binomial poisson exponential
+    bytes lognormal multivariate_normal beta gamma chisquare dirichlet geometric gumbel
+    hypergeometric laplace logistic logseries multinomial negative_binomial noncentral_chisquare
+    pareto power rayleigh standard_cauchy standard_exponential standard_gamma standard_t
+    vonmises wald weibull zipf manual_seed
+""".split())
+
+# Seeding changes global state whatever the receiver.
+_SEED_METHODS = frozenset(("seed", "manual_seed", "setstate"))
+
+# Bare receivers that are (almost always) modules: `np.add(a, b)`, `np.append(a, 1)`,
+# `math.gamma(x)` call functions of the module; they do not change it. Drawing from a module's
+# global generator still does: `random.random()`, `np.random.normal()` (a `.random` in the chain).
+_MODULE_ALIASES = frozenset("""
+    np numpy pd pandas math cmath operator os sys itertools functools statistics string re json
+    torch jnp jax tf scipy sp sps stats special sympy pl polars xr dask da plt sns
+""".split())
+_RANDOM_MODULES = frozenset(("random", "secrets"))
+
+# Rule (4): functions that change their first argument, called bare or as `<x>.name(n, ...)`.
+_FIRST_ARG_MUTATORS = frozenset("""
+    shuffle heappush heappop heapify heappushpop heapreplace insort insort_left insort_right
+""".split())
+_FIRST_ARG_BUILTINS = frozenset(("next", "setattr", "delattr"))
+
+# Rule (3): builtins (and kernel builtins) that never change their arguments.
+_PURE_BUILTINS = frozenset("""
+    print len repr str int float bool complex bytes bytearray display update_display
+    clear_output isinstance issubclass type id hash sorted sum min max abs round list tuple dict
+    set frozenset range enumerate zip map filter any all format hex oct bin chr ord callable dir
+    help getattr hasattr iter reversed input open super object divmod pow ascii slice memoryview
+    globals locals vars compile breakpoint exit quit property staticmethod classmethod
+""".split())
+
+# Dynamic definitions: `globals()` / `vars()` / `locals()` changed through these methods.
+_NAMESPACE_FUNCTIONS = frozenset(("globals", "vars", "locals"))
+_NAMESPACE_WRITERS = frozenset(("update", "setdefault", "pop", "popitem", "clear", "__setitem__",
+                                "__delitem__"))
+
+_MUTATION_RULE = """What the cell may change in place (`mutates`; inside a function body, for
+names global there, `deferred_writes`). A name the cell bound on every path before that point is
+the cell's own object and is never a mutation; every mutated name is also a read.
+
+1. The base name of a subscript or attribute target of an assignment, augmented or annotated
+   assignment, `del`, or a for / with / comprehension target: `df["c"] = ...`,
+   `df.loc[0, "a"] = 1`, `obj.x += 1`, `del df["c"]`, `for d[k] in xs`.
+2. Anywhere in an expression, the base name of the receiver of a method call `n.m(...)`,
+   `n.a.m(...)`, `n[...].m(...)` when `m` is a known mutating method (`_MUTATING_METHODS`: list,
+   dict, set, deque, bytearray and numpy in-place methods), or the call passes `inplace=True`, or
+   `m` draws from or seeds a random generator (`_RANDOM_METHODS`: `rng.normal()`,
+   `random.random()`, `np.random.normal()` mutate `rng`, `random`, `np`). A bare receiver that is
+   a well-known module alias (`np.append(a, 1)`, `math.gamma(x)`, `_MODULE_ALIASES`) is not
+   mutated by a mutating or drawing method, unless it seeds (`torch.manual_seed(0)`) or the chain
+   goes through `.random` (`np.random.seed(0)`).
+3. A call statement whose value is discarded (an expression statement that is a call, except the
+   cell's last statement, whose value the cell shows): a method call `r.m(...)` mutates the base
+   name of its receiver `r` (`ax.plot(x, y)` -> `ax`); any other call `f(a, b, k=c)` mutates each
+   bare name passed as an argument (`a`, `b`, `c`), unless `f` is a builtin that never changes its
+   arguments (`_PURE_BUILTINS`: print, len, repr, display, isinstance, ...).
+4. Anywhere in an expression: `next(n)`, `setattr(n, ...)`, `delattr(n, ...)`, and
+   `shuffle` / `heappush` / `heappop` / `heapify` / `heappushpop` / `heapreplace` / `insort*`
+   called bare or as `<x>.f(n, ...)` (`random.shuffle(n)`, `heapq.heappush(n, x)`,
+   `bisect.insort(n, x)`) mutate the base name of their first argument `n`.
+
+A function defined by this cell and called at module level in it (directly or through other
+functions of the cell) applies its deferred writes there: its `global` bindings become
+(maybe-)definitions and its mutations become mutations of the cell.
+"""
 
 
 def _type_param_names(node):
@@ -110,8 +211,21 @@ def _local_bindings(nodes):
         if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
             if not in_comp:
                 bound.add(node.name)
+            # decorators, defaults, bases are evaluated in this scope
+            for d in node.decorator_list:
+                visit(d, in_comp)
+            if isinstance(node, ast.ClassDef):
+                for b in (*node.bases, *(k.value for k in node.keywords)):
+                    visit(b, in_comp)
+            else:
+                for d in (*node.args.defaults, *node.args.kw_defaults):
+                    if d is not None:
+                        visit(d, in_comp)
             return
         if isinstance(node, ast.Lambda):
+            for d in (*node.args.defaults, *node.args.kw_defaults):
+                if d is not None:
+                    visit(d, in_comp)
             return
         if isinstance(node, _COMPREHENSIONS):
             in_comp = True
@@ -160,87 +274,180 @@ def _arg_names(args):
     return names
 
 
+def _base(node):
+    """The expression at the root of a chain of attributes and subscripts (`df.loc[0].x` -> df)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node
+
+
+def _base_name(node):
+    node = _base(node)
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _chain_has_attr(node, attr):
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute) and node.attr == attr:
+            return True
+        node = node.value
+    return False
+
+
+def _is_namespace_call(node):
+    """`globals()`, `vars()`, `locals()` (no arguments)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in _NAMESPACE_FUNCTIONS and not node.args and not node.keywords)
+
+
+def _mentions_sys_modules(node):
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and n.attr == "modules" \
+                and isinstance(n.value, ast.Name) and n.value.id == "sys":
+            return True
+    return False
+
+
+def _star_import_names(module):
+    """The names `from module import *` binds: `__all__`, else the public names; [] on failure."""
+    try:
+        mod = sys.modules.get(module)
+        if mod is None:
+            import importlib
+
+            mod = importlib.import_module(module)
+        names = getattr(mod, "__all__", None)
+        if names is None:
+            names = [n for n in vars(mod) if not n.startswith("_")]
+        return [n for n in names if isinstance(n, str) and n.isidentifier()]
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # an import that fails (or exits) resolves to nothing
+        return []
+
+
+class _FunctionInfo:
+    """What calling a function of the cell may do to globals (insertion-ordered dicts)."""
+
+    __slots__ = ("binds", "mutates", "calls")
+
+    def __init__(self):
+        self.binds = {}
+        self.mutates = {}
+        self.calls = {}
+
+    def merge(self, other):
+        self.binds.update(other.binds)
+        self.mutates.update(other.mutates)
+        self.calls.update(other.calls)
+
+
 class _Frame:
     """One scope while walking: "module" and "class" are flow-sensitive (names bound so far),
     "function" is static (all its locals), "comp" holds a comprehension's targets."""
 
-    __slots__ = ("kind", "names", "globals")
+    __slots__ = ("kind", "names", "globals", "info")
 
     def __init__(self, kind, names=(), declared_global=()):
         self.kind = kind
         self.names = set(names)
         self.globals = set(declared_global)
+        self.info = _FunctionInfo() if kind == "function" else None
 
 
 class _Analyzer:
-    def __init__(self):
-        self.builtins = set(dir(builtins))
+    def __init__(self, last_stmt=None):
         self.module = _Frame("module")
         self.frames = [self.module]
-        self.reads = []  # (name, deferred): deferred reads come from function/lambda bodies
-        self.addresses = []
-        self.defines = []
-        self._seen_addresses = set()
-        self._seen_defines = set()
-        self.assigns_address = None
+        self.last_stmt = last_stmt  # the cell's last statement: its value is shown
+        self.reads = {}  # name -> deferred only (True) / also read at once (False), in order
+        self.deferred_reads = {}
+        self.deferred_writes = {}
+        self.deferred_binds = {}  # `global g; g = ...` in a function
+        self.defines = {}
+        self.maybe = set()  # defined through a function call or a class body's `global`
+        self.mutates = {}
+        self.star_imports = []
+        self.dynamic = False
+        self.cell_functions = {}  # module-level name -> _FunctionInfo of the def/lambda
+        self.module_names = set()  # names this cell binds with `import`
+        self._last_info = None
 
-    # -- names ----------------------------------------------------------------------------
+    # -- scopes ---------------------------------------------------------------------------
 
-    def _flag_address(self, name):
-        if self.assigns_address is None and is_address(name):
-            self.assigns_address = name
-
-    def load(self, name):
-        if is_address(name):
-            if name not in self._seen_addresses:
-                self._seen_addresses.add(name)
-                self.addresses.append(name)
-            return
-        if name.startswith(_KERNEL_PREFIX):
-            return
-        deferred = False
+    def resolve(self, name):
+        """(_LOCAL, None), or (_MODULE, innermost function frame on the way or None)."""
+        fn = None
         to_module = False
         innermost = True
         for frame in reversed(self.frames):
             kind = frame.kind
             if kind == "module":
-                if name in frame.names:
-                    return
                 break
             if to_module:
+                if fn is None and kind == "function":
+                    fn = frame
                 continue
             if kind == "function":
-                deferred = True
+                if fn is None:
+                    fn = frame
                 if name in frame.globals:
                     to_module = True
                 elif name in frame.names:
-                    return
+                    return _LOCAL, None
             elif kind == "comp":
                 if name in frame.names:
-                    return
-            elif kind == "class":
-                # A class body's names are visible only directly in the class body.
-                if innermost and name in frame.names:
-                    return
+                    return _LOCAL, None
+            elif innermost:  # a class body's names are visible only directly in the class body
+                if name in frame.globals:
+                    to_module = True
+                elif name in frame.names:
+                    return _LOCAL, None
             innermost = False
-        if name in self.builtins:
+        return _MODULE, fn
+
+    def load(self, name):
+        if name.startswith(_KERNEL_PREFIX):
             return
-        self.reads.append((name, deferred))
+        if name == "__builtins__":
+            self.dynamic = True
+        scope, fn = self.resolve(name)
+        if scope == _LOCAL:
+            return
+        if fn is not None:
+            self.deferred_reads[name] = None
+            self.reads.setdefault(name, True)
+        elif name not in self.module.names:
+            self.reads[name] = False
+
+    def _define(self, name, maybe=False):
+        self.defines[name] = None
+        self.cell_functions.pop(name, None)
+        if maybe:
+            self.maybe.add(name)
 
     def bind(self, name, frame=None):
         frame = frame or self.frames[-1]
-        if frame.kind == "module":
+        kind = frame.kind
+        if kind == "module":
             frame.names.add(name)
-            if name not in self._seen_defines:
-                self._seen_defines.add(name)
-                self.defines.append(name)
-            self._flag_address(name)
-        elif frame.kind == "class":
-            frame.names.add(name)
-        elif frame.kind == "function":
+            self._define(name)
+        elif kind == "class":
             if name in frame.globals:
-                # `global A1; A1 = ...` inside a function still overwrites a cell's value.
-                self._flag_address(name)
+                fn = next((f for f in reversed(self.frames) if f.kind == "function"), None)
+                if fn is None:
+                    self._define(name, maybe=True)  # the class body runs now
+                else:
+                    fn.info.binds[name] = None
+                    self.deferred_binds[name] = None
+                    self.deferred_writes[name] = None
+            else:
+                frame.names.add(name)
+        elif kind == "function":
+            if name in frame.globals:
+                frame.info.binds[name] = None
+                self.deferred_binds[name] = None
+                self.deferred_writes[name] = None
         # "comp": the targets were bound when the frame was made.
 
     def unbind(self, name):
@@ -249,8 +456,59 @@ class _Analyzer:
         frame = self.frames[-1]
         if frame.kind in ("module", "class"):
             frame.names.discard(name)
-        if frame.kind == "module" or (frame.kind == "function" and name in frame.globals):
-            self._flag_address(name)
+        elif frame.kind == "function" and name in frame.globals:
+            frame.info.binds[name] = None
+            self.deferred_writes[name] = None
+
+    def mutate(self, name):
+        if name is None or name.startswith(_KERNEL_PREFIX):
+            return
+        scope, fn = self.resolve(name)
+        if scope == _LOCAL:
+            return
+        if fn is not None:
+            fn.info.mutates[name] = None
+            self.deferred_writes[name] = None
+            self.deferred_reads[name] = None
+            self.reads.setdefault(name, True)
+        else:
+            self._mutate_module(name)
+
+    def _mutate_module(self, name):
+        if name not in self.module.names:
+            self.mutates[name] = None
+            self.reads[name] = False
+
+    def _called(self, name):
+        """A call `name(...)`: record it (in a function) or apply a cell function's effects."""
+        scope, fn = self.resolve(name)
+        if scope == _LOCAL:
+            return
+        if fn is not None:
+            fn.info.calls[name] = None
+            return
+        if name not in self.cell_functions:
+            return
+        seen, todo = set(), [name]
+        binds, mutates = {}, {}
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            info = self.cell_functions.get(n)
+            if info is not None:
+                binds.update(info.binds)
+                mutates.update(info.mutates)
+                todo.extend(info.calls)
+        for b in binds:
+            if b not in self.defines:
+                self._define(b, maybe=True)
+            elif b not in self.module.names:
+                self.maybe.add(b)
+            # (a function of the cell may be rebinding its own name: keep it callable)
+        for m in mutates:
+            self._mutate_module(m)
 
     # -- flow: names bound on every path ---------------------------------------------------
 
@@ -280,10 +538,65 @@ class _Analyzer:
             else:
                 self.expr(child)
 
+    def target(self, node):
+        """An assignment target: names are bound, attribute/subscript bases mutated (rule 1)."""
+        if isinstance(node, ast.Name):
+            self.expr(node)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                self.target(elt)
+        elif isinstance(node, ast.Starred):
+            self.target(node.value)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            self.expr(node)
+            root = _base(node)
+            if isinstance(root, ast.Name):
+                name = root.id
+                self.mutate(name)
+                if name in ("builtins", "__builtins__") or (
+                        isinstance(node, ast.Attribute) and node.value is root
+                        and name in self.module_names):
+                    self.dynamic = True
+            elif _is_namespace_call(root):
+                self.dynamic = True
+            if _mentions_sys_modules(node):
+                self.dynamic = True
+        else:
+            self.expr(node)
+
+    def stmt_Expr(self, node):
+        self.expr(node.value)
+        if node is self.last_stmt:
+            return
+        call = node.value
+        if isinstance(call, ast.Await):
+            call = call.value
+        if not isinstance(call, ast.Call):
+            return
+        func = call.func
+        if isinstance(func, ast.Attribute):  # rule 3, a method call: its receiver
+            self.mutate(_base_name(func.value))
+            return
+        if isinstance(func, ast.Name) and func.id in _PURE_BUILTINS:
+            return
+        for arg in call.args:  # rule 3, a function call: its bare-name arguments
+            if isinstance(arg, ast.Starred):
+                arg = arg.value
+            if isinstance(arg, ast.Name):
+                self.mutate(arg.id)
+        for kw in call.keywords:
+            if isinstance(kw.value, ast.Name):
+                self.mutate(kw.value.id)
+
     def stmt_Assign(self, node):
         self.expr(node.value)
         for target in node.targets:
-            self.expr(target)
+            self.target(target)
+        if isinstance(node.value, ast.Lambda) and self._last_info is not None \
+                and self.frames[-1].kind == "module":
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.cell_functions[target.id] = self._last_info
 
     def stmt_AugAssign(self, node):
         if isinstance(node.target, ast.Name):
@@ -291,7 +604,7 @@ class _Analyzer:
             self.expr(node.value)
             self.bind(node.target.id)
         else:
-            self.expr(node.target)
+            self.target(node.target)
             self.expr(node.value)
 
     def stmt_AnnAssign(self, node):
@@ -302,13 +615,15 @@ class _Analyzer:
         if isinstance(node.target, ast.Name):
             if node.value is not None:
                 self.bind(node.target.id)
+        elif node.value is not None:
+            self.target(node.target)
         else:
             self.expr(node.target)
 
     def stmt_For(self, node):
         self.expr(node.iter)
         before = self._snapshot()
-        self.expr(node.target)
+        self.target(node.target)
         self.body(node.body)
         self.body(node.orelse)
         self._restore(before)  # the loop may run zero times
@@ -335,7 +650,7 @@ class _Analyzer:
         for item in node.items:
             self.expr(item.context_expr)
             if item.optional_vars is not None:
-                self.expr(item.optional_vars)
+                self.target(item.optional_vars)
         self.body(node.body)
 
     stmt_AsyncWith = stmt_With
@@ -352,8 +667,6 @@ class _Analyzer:
             frame = self.frames[-1]
             if handler.name:
                 # Python deletes the name after the handler: bound inside it, not defined.
-                if frame.kind == "module":
-                    self._flag_address(handler.name)
                 frame.names.add(handler.name)
             self.body(handler.body)
             if handler.name and frame.kind in ("module", "class"):
@@ -368,21 +681,33 @@ class _Analyzer:
 
     def stmt_Delete(self, node):
         for target in node.targets:
-            self.expr(target)
+            self.target(target)
 
     def stmt_Import(self, node):
         for alias in node.names:
-            self.bind(alias.asname or alias.name.split(".")[0])
+            name = alias.asname or alias.name.split(".")[0]
+            self.bind(name)
+            if self.frames[-1].kind == "module":
+                self.module_names.add(name)
 
     def stmt_ImportFrom(self, node):
         for alias in node.names:
             if alias.name != "*":
                 self.bind(alias.asname or alias.name)
+                continue
+            module = "." * node.level + (node.module or "")
+            self.star_imports.append(module)
+            if not node.level and self.frames[-1].kind == "module":
+                for name in _star_import_names(module):
+                    self.bind(name)
 
     def stmt_Global(self, node):
-        pass
+        frame = self.frames[-1]
+        if frame.kind == "class":
+            frame.globals.update(node.names)
 
-    stmt_Nonlocal = stmt_Global
+    def stmt_Nonlocal(self, node):
+        pass
 
     def _function_frame(self, node, extra=()):
         bound, declared_global = _local_bindings(node.body if isinstance(node.body, list)
@@ -399,18 +724,30 @@ class _Analyzer:
                 if a is not None and a.annotation is not None:
                     self.expr(a.annotation)
 
+    def _in_function(self, frame, walk, node):
+        """Walks a function/lambda body in `frame`; its effects also belong to an enclosing
+        function (which may call it)."""
+        self.frames.append(frame)
+        try:
+            walk(node)
+        finally:
+            self.frames.pop()
+        for outer in reversed(self.frames):
+            if outer.kind == "function":
+                outer.info.merge(frame.info)
+                break
+        return frame.info
+
     def stmt_FunctionDef(self, node):
         for d in node.decorator_list:
             self.expr(d)
         self._arguments_at_definition(node.args)
         if node.returns is not None:
             self.expr(node.returns)
-        self.frames.append(self._function_frame(node))
-        try:
-            self.body(node.body)
-        finally:
-            self.frames.pop()
+        info = self._in_function(self._function_frame(node), self.body, node.body)
         self.bind(node.name)
+        if self.frames[-1].kind == "module":
+            self.cell_functions[node.name] = info
 
     stmt_AsyncFunctionDef = stmt_FunctionDef
 
@@ -430,11 +767,7 @@ class _Analyzer:
         self.bind(node.name)
 
     def stmt_TypeAlias(self, node):  # Python 3.12+: the value is evaluated lazily
-        self.frames.append(_Frame("function", _type_param_names(node)))
-        try:
-            self.expr(node.value)
-        finally:
-            self.frames.pop()
+        self._in_function(_Frame("function", _type_param_names(node)), self.expr, node.value)
         self.expr(node.name)
 
     def stmt_Match(self, node):
@@ -492,6 +825,13 @@ class _Analyzer:
                 self.bind(node.id)
             else:
                 self.unbind(node.id)
+        elif isinstance(node, ast.Call):
+            self.expr(node.func)
+            for arg in node.args:
+                self.expr(arg)
+            for kw in node.keywords:
+                self.expr(kw.value)
+            self.call(node)
         elif isinstance(node, ast.NamedExpr):
             self.expr(node.value)
             # A walrus in a comprehension binds in the enclosing non-comprehension scope.
@@ -499,16 +839,64 @@ class _Analyzer:
             self.bind(node.target.id, frame)
         elif isinstance(node, ast.Lambda):
             self._arguments_at_definition(node.args, annotations=False)
-            self.frames.append(self._function_frame(node))
-            try:
-                self.expr(node.body)
-            finally:
-                self.frames.pop()
+            self._last_info = self._in_function(self._function_frame(node), self.expr, node.body)
         elif isinstance(node, _COMPREHENSIONS):
             self.comprehension(node)
         else:
             for child in ast.iter_child_nodes(node):
                 self.expr(child)
+
+    def call(self, node):
+        """Rules (2) and (4) of `_MUTATION_RULE`, dynamic definitions, calls of the cell's
+        functions."""
+        func = node.func
+        if isinstance(func, ast.Name):
+            name = func.id
+            if name in _FIRST_ARG_BUILTINS or name in _FIRST_ARG_MUTATORS:
+                if node.args:
+                    first = node.args[0]
+                    self.mutate(_base_name(first))
+                    if name == "setattr" and (
+                            _mentions_sys_modules(first) or _is_namespace_call(_base(first))
+                            or (isinstance(first, ast.Name) and self._is_module_name(first.id))):
+                        self.dynamic = True
+            elif name == "exec":
+                self.dynamic = True
+            self._called(name)
+            return
+        if not isinstance(func, ast.Attribute):
+            return
+        method = func.attr
+        receiver = func.value
+        if method in _FIRST_ARG_MUTATORS and node.args:
+            self.mutate(_base_name(node.args[0]))
+        if method in _NAMESPACE_WRITERS and _is_namespace_call(receiver):
+            self.dynamic = True
+            return
+        mutating = method in _MUTATING_METHODS
+        drawing = method in _RANDOM_METHODS
+        if not (mutating or drawing):
+            for kw in node.keywords:
+                if kw.arg == "inplace" and isinstance(kw.value, ast.Constant) \
+                        and kw.value.value is True:
+                    mutating = True
+                    break
+            else:
+                return
+        base = _base_name(receiver)
+        if base is None:
+            return
+        if isinstance(receiver, ast.Name) and base in _MODULE_ALIASES \
+                and method not in _SEED_METHODS:
+            return  # np.append(a, 1), math.gamma(x): a module's function
+        if drawing and not mutating and base not in _RANDOM_MODULES \
+                and base in _MODULE_ALIASES and not _chain_has_attr(receiver, "random") \
+                and method not in _SEED_METHODS:
+            return  # scipy.stats.gamma(...): not a draw from a generator
+        self.mutate(base)
+
+    def _is_module_name(self, name):
+        return name in self.module_names or name in _MODULE_ALIASES or name in sys.modules
 
     def comprehension(self, node):
         gens = node.generators
@@ -517,14 +905,15 @@ class _Analyzer:
         targets = set()
         for gen in gens:
             for n in ast.walk(gen.target):
-                if isinstance(n, ast.Name):
+                # `for d[k] in xs` binds nothing: d and k are reads
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                     targets.add(n.id)
         self.frames.append(_Frame("comp", targets))
         try:
             for i, gen in enumerate(gens):
                 if i:
                     self.expr(gen.iter)
-                self.expr(gen.target)
+                self.target(gen.target)
                 for cond in gen.ifs:
                     self.expr(cond)
             if isinstance(node, ast.DictComp):
@@ -537,15 +926,33 @@ class _Analyzer:
 
     # -- result ---------------------------------------------------------------------------
 
-    def reads_names(self):
-        out, seen = [], set()
-        for name, deferred in self.reads:
+    def result(self, tree):
+        defines = list(self.defines)
+        reads_names, reads_addresses = [], []
+        for name, deferred_only in self.reads.items():
             # A function body runs later: a name the cell binds anywhere is the cell's own.
-            if (deferred and name in self._seen_defines) or name in seen:
+            if deferred_only and name in self.defines:
                 continue
-            seen.add(name)
-            out.append(name)
-        return out
+            (reads_addresses if is_address(name) else reads_names).append(name)
+        address_defines = [n for n in defines if is_address(n)]
+        assigns_address = address_defines[0] if address_defines else next(
+            (n for n in self.deferred_binds if is_address(n)), None)
+        bound = self.module.names
+        return {
+            "reads_names": reads_names,
+            "reads_addresses": reads_addresses,
+            "defines": defines,
+            "assigns_address": assigns_address,
+            "value_kind": _value_kind(tree),
+            "error": None,
+            "maybe_defines": [n for n in defines if n in self.maybe or n not in bound],
+            "mutates": list(self.mutates),
+            "deferred_reads": list(self.deferred_reads),
+            "deferred_writes": list(self.deferred_writes),
+            "dynamic": self.dynamic,
+            "star_imports": list(self.star_imports),
+            "address_defines": address_defines,
+        }
 
 
 def _value_kind(tree):
@@ -569,16 +976,37 @@ def _empty_analysis(error=None):
         "assigns_address": None,
         "value_kind": "none",
         "error": error,
+        "maybe_defines": [],
+        "mutates": [],
+        "deferred_reads": [],
+        "deferred_writes": [],
+        "dynamic": False,
+        "star_imports": [],
+        "address_defines": [],
     }
 
 
 def analyze(code):
     """Static dependencies of one cell's code; see the module docstring for the range rewrite.
 
-    Returns a dict with `reads_names`, `reads_addresses`, `defines` (lists in order of first
-    appearance), `assigns_address` (first address the code binds, or None), `value_kind`
-    ("expr", "assign" or "none") and `error` (None, or a one-line "SyntaxError: ..." with every
-    other field empty).
+    Returns a dict (lists in order of first appearance):
+    - `reads_names`: global names the cell reads (builtins included: another cell may define
+      them), also those read in its function/lambda bodies unless the cell defines them;
+      `reads_addresses`: the same for address-shaped names;
+    - `defines`: module-level names the cell may bind (builtin and address-shaped names
+      included, star imports resolved, `global` bindings of functions it calls);
+      `maybe_defines`: those not bound on every path; `address_defines`: the address-shaped
+      ones; `assigns_address`: the first of these (or of the addresses a function of the cell
+      declares `global` and binds), or None;
+    - `mutates`: global names the cell may change in place (see `_MUTATION_RULE`);
+    - `deferred_reads` / `deferred_writes`: global names its functions, lambdas and methods
+      read / bind or mutate when called;
+    - `dynamic`: the cell may define globals invisibly (`globals()[...] =`, `exec`,
+      `setattr(module, ...)`, `sys.modules`, `__builtins__`); `star_imports`: modules
+      star-imported;
+    - `value_kind` ("expr", "assign" or "none");
+    - `error`: None, or one line ("SyntaxError: ..." or "AnalysisError: ...") with every other
+      field empty. An analysis that fails never looks like "no dependencies".
     """
     try:
         tree = ast.parse(code)
@@ -589,20 +1017,23 @@ def analyze(code):
         return _empty_analysis(f"SyntaxError: {e}")
     except (RecursionError, MemoryError):
         return _empty_analysis("SyntaxError: the cell is too deeply nested to parse")
-    a = _Analyzer()
+    except KeyboardInterrupt:
+        return _empty_analysis("AnalysisError: the analysis of the cell was interrupted")
     try:
+        a = _Analyzer(tree.body[-1] if tree.body else None)
         a.body(tree.body)
+        return a.result(tree)
     except RecursionError:
         return _empty_analysis("SyntaxError: the cell is too deeply nested to analyze")
-    return {
-        "reads_names": a.reads_names(),
-        "reads_addresses": list(a.addresses),
-        "defines": list(a.defines),
-        "assigns_address": a.assigns_address,
-        "value_kind": _value_kind(tree),
-        "error": None,
-    }
+    except KeyboardInterrupt:
+        return _empty_analysis("AnalysisError: the analysis of the cell was interrupted")
+    except BaseException as e:
+        return _empty_analysis(f"AnalysisError: the analysis of the cell failed: "
+                               f"{type(e).__name__}: {e}".replace("\n", " "))
 
+
+if analyze.__doc__:  # None under python -OO
+    analyze.__doc__ += "\n" + _MUTATION_RULE
 
 # ---------------------------------------------------------------------------------------------
 # Ranges

@@ -64,8 +64,10 @@ def test_simple_expression_reads_in_order():
     assert r["error"] is None
 
 
-def test_builtins_are_not_reads():
-    assert reads("print(sum(xs), len(ys), range(3))") == ["xs", "ys"]
+def test_builtins_are_reads_too():
+    # Another cell may define a builtin's name (`max = 10`): reads of builtins are reported
+    # (issue 9); the Rust side only makes an edge when some cell defines the name.
+    assert reads("print(sum(xs), len(ys), range(3))") == ["print", "sum", "xs", "len", "ys", "range"]
 
 
 def test_assignment_defines_and_tuple_unpacking():
@@ -78,7 +80,7 @@ def test_defined_before_read_is_not_a_read():
 
 def test_read_before_define_is_a_read():
     r = analyze("print(x)\nx = 1")
-    assert r["reads_names"] == ["x"]
+    assert r["reads_names"] == ["print", "x"]
     assert r["defines"] == ["x"]
 
 
@@ -118,29 +120,29 @@ def test_names_in_blocks_are_top_level():
     )
     r = analyze(code)
     assert r["defines"] == ["a", "i", "b", "c", "d", "fh", "e"]
-    assert r["reads_names"] == ["cond", "items", "more", "E", "p"]
+    assert r["reads_names"] == ["cond", "items", "more", "E", "open", "p"]
 
 
 def test_branches_bind_only_when_every_path_does():
     # `x` might not be bound by the cell when the if is false: it also reads x.
-    assert reads("if c:\n    x = 1\nprint(x)") == ["c", "x"]
+    assert reads("if c:\n    x = 1\nprint(x)") == ["c", "print", "x"]
     # bound on both branches: no read
-    assert reads("if c:\n    x = 1\nelse:\n    x = 2\nprint(x)") == ["c"]
+    assert reads("if c:\n    x = 1\nelse:\n    x = 2\nprint(x)") == ["c", "print"]
     # a loop may run zero times
-    assert reads("for i in r:\n    last = i\nprint(last)") == ["r", "last"]
+    assert reads("for i in r:\n    last = i\nprint(last)") == ["r", "print", "last"]
 
 
 def test_try_import_fallback_binds_on_every_path():
     code = "try:\n    import foo\nexcept ImportError:\n    foo = None\nfoo.bar()"
     r = analyze(code)
-    assert r["reads_names"] == []
+    assert r["reads_names"] == ["ImportError"]
     assert r["defines"] == ["foo"]
 
 
 def test_except_as_name_is_not_a_define():
     r = analyze("try:\n    f()\nexcept Exception as err:\n    print(err)")
     assert r["defines"] == []
-    assert r["reads_names"] == ["f"]
+    assert r["reads_names"] == ["f", "Exception", "print"]
 
 
 def test_function_def_and_free_variables():
@@ -161,12 +163,12 @@ def test_function_reading_name_the_cell_defines_later_is_not_a_read():
 def test_function_body_bindings_are_not_defines():
     r = analyze("def f():\n    inner = 1\n    for j in range(3):\n        pass\n    return inner")
     assert r["defines"] == ["f"]
-    assert r["reads_names"] == []
+    assert r["reads_names"] == ["range"]
 
 
 def test_function_local_is_local_everywhere_in_the_function():
     # `y` is assigned later in the function, so it is local (Python's static scoping)
-    assert reads("def f():\n    print(y)\n    y = 1") == []
+    assert reads("def f():\n    print(y)\n    y = 1") == ["print"]
 
 
 def test_global_declaration_in_function_reads_the_global():
@@ -218,7 +220,7 @@ def test_lambda_params_are_not_reads_free_names_are():
 def test_walrus_at_top_level_and_in_comprehension():
     r = analyze("if (n := compute()) > 3:\n    pass\nprint(n)")
     assert r["defines"] == ["n"]
-    assert r["reads_names"] == ["compute"]
+    assert r["reads_names"] == ["compute", "print"]
     # a walrus in a comprehension binds in the enclosing (module) scope, as in Python
     assert defines("[last := v for v in data]") == ["last"]
 
@@ -227,7 +229,11 @@ def test_imports():
     code = ("import os\nimport numpy as np\nimport xml.etree.ElementTree\n"
             "from math import pi, tau as TAU\nfrom pathlib import *\nfrom . import sibling\n")
     r = analyze(code)
-    assert r["defines"] == ["os", "np", "xml", "pi", "TAU", "sibling"]
+    # a star import binds the module's `__all__` (issue 9)
+    import pathlib as _pathlib
+
+    assert r["defines"] == ["os", "np", "xml", "pi", "TAU", *_pathlib.__all__, "sibling"]
+    assert r["star_imports"] == ["pathlib"]
     assert r["reads_names"] == []
 
 
@@ -242,7 +248,7 @@ def test_strings_and_comments_do_not_count():
 
 def test_del_reads_and_unbinds():
     r = analyze("del tmp\nprint(tmp2)")
-    assert r["reads_names"] == ["tmp", "tmp2"]
+    assert r["reads_names"] == ["tmp", "print", "tmp2"]
     assert r["defines"] == []
 
 
@@ -255,7 +261,7 @@ def test_match_statement_captures():
 
 def test_kernel_helper_names_are_not_reads():
     r = analyze('__pysheets_magics__.line_magic("time")\ntotal = sum(__pysheets_range__("A1", "A3"))')
-    assert r["reads_names"] == []
+    assert r["reads_names"] == ["sum"]
     assert r["reads_addresses"] == []  # the corners are the Rust side's business
 
 
@@ -343,7 +349,10 @@ def test_indentation_error_is_reported_as_syntax_error():
 
 def test_result_has_exactly_the_documented_keys():
     assert set(analyze("x")) == {"reads_names", "reads_addresses", "defines",
-                                 "assigns_address", "value_kind", "error"}
+                                 "assigns_address", "value_kind", "error",
+                                 # issue 9
+                                 "maybe_defines", "mutates", "deferred_reads", "deferred_writes",
+                                 "dynamic", "star_imports", "address_defines"}
 
 
 # ------------------------------------------------------------------------------------------
