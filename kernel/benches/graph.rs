@@ -24,6 +24,7 @@ fn chain_cell(i: u32) -> CellDeps {
             vec![format!("c{}", i - 1)]
         },
         defines: vec![format!("c{i}")],
+        ..Default::default()
     }
 }
 
@@ -33,6 +34,7 @@ fn fan_cell(i: u32) -> CellDeps {
         reads_addresses: if i == 0 { Vec::new() } else { vec![addr(0)] },
         reads_names: Vec::new(),
         defines: vec![format!("d{i}")],
+        ..Default::default()
     }
 }
 

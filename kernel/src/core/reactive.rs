@@ -287,6 +287,7 @@ impl Reactive {
             reads_addresses: reads_addresses.clone(),
             reads_names: strings("reads_names"),
             defines: strings("defines"),
+            ..Default::default()
         };
 
         // The cell moved (its label changed): its old address is deleted.

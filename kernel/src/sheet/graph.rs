@@ -18,6 +18,24 @@ use super::address::Address;
 /// showed in profiles of 10,000-cell plans.
 pub(super) type DiGraphMap<N, E> = GraphMap<N, E, Directed, FxBuildHasher>;
 
+/// Where a cell sits in the order that decides which of several definitions of a name it
+/// sees: "the cells before it". The kernel gives notebook positions when the frontend tells
+/// it the notebook's order; otherwise [`sheet_position`] (row-major address order).
+pub type Position = u64;
+
+/// Sheet-order positions come after every notebook position: a cell the notebook does not
+/// hold (typed in a console) counts as below the notebook.
+const SHEET_ORDER_BASE: Position = 1 << 40;
+
+/// The position of a cell that has no notebook position: its address in row-major order.
+pub fn sheet_position(addr: Address) -> Position {
+    SHEET_ORDER_BASE + ((addr.row as Position) << 14) + addr.col as Position
+}
+
+/// A cell in the indexes: ordered by position, then address (positions are unique in
+/// practice; the address only makes the key total).
+type Key = (Position, Address);
+
 /// What a cell's code reads and defines, as found by the Python side (`ast`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CellDeps {
@@ -28,18 +46,60 @@ pub struct CellDeps {
     pub reads_names: Vec<String>,
     /// Global names the cell binds (assignments, `def`, `class`, `import`).
     pub defines: Vec<String>,
+    /// Names among `defines` the cell may leave unbound at run time (under `if`, in a loop,
+    /// in a `try`): where it does not bind them, they keep the previous definition's value,
+    /// so the cell reads that definition.
+    pub maybe_defines: Vec<String>,
+    /// Names defined elsewhere that the cell may change in place (`df["c"] = …`,
+    /// `lst.append(…)`, `rng.normal()`): the cell is a new version of each, made from the
+    /// previous one.
+    pub mutates: Vec<String>,
+    /// Names read inside the functions (and lambdas, methods) the cell defines: a cell that
+    /// calls them reads these names, resolved where the caller sits.
+    pub deferred_reads: Vec<String>,
+    /// The cell may define names a static analysis cannot see (`globals()[…]`, `exec`): a
+    /// name no cell defines is taken to come from the nearest such cell before its reader.
+    pub dynamic: bool,
 }
 
 impl CellDeps {
     /// Sorted and without repeats, so that comparisons and diffs are simple.
     fn normalized(mut self) -> Self {
-        for list in [&mut self.reads_names, &mut self.defines] {
+        for list in [
+            &mut self.reads_names,
+            &mut self.defines,
+            &mut self.maybe_defines,
+            &mut self.mutates,
+            &mut self.deferred_reads,
+        ] {
             list.sort();
             list.dedup();
         }
         self.reads_addresses.sort();
         self.reads_addresses.dedup();
         self
+    }
+
+    /// Every name this cell makes a version of: what it binds and what it changes in place.
+    /// Sorted, no repeats.
+    pub fn definitions(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.defines.iter().chain(&self.mutates).cloned().collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// Whether the cell's version of `name` starts from the previous one (it may not rebind
+    /// it, or it changes it in place).
+    fn updates(&self, name: &str) -> bool {
+        let has = |list: &[String]| list.binary_search_by(|n| n.as_str().cmp(name)).is_ok();
+        has(&self.mutates) || has(&self.maybe_defines)
+    }
+
+    fn mutates_name(&self, name: &str) -> bool {
+        self.mutates
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
     }
 }
 
@@ -52,11 +112,13 @@ impl CellDeps {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Cells that must run whatever their upstream cells produce: the edited
-    /// cell, cells whose name resolution changed, readers of a deleted cell.
-    /// Sorted. Some may be in `cyclic` or `blocked` rather than in `order`.
+    /// cell, cells whose name resolution changed, readers of a deleted cell, and
+    /// the definer of an object that a re-run would otherwise change twice
+    /// (see [`Sheet::plan`]). Sorted. Some may be in `cyclic` or `blocked`
+    /// rather than in `order`.
     pub roots: Vec<Address>,
     /// Runnable dirty cells in topological order (upstream before downstream,
-    /// ties broken by sheet order), each once.
+    /// ties broken by position), each once.
     pub order: Vec<Address>,
     /// Dirty cells on a cycle (including self-references), sorted.
     pub cyclic: Vec<Address>,
@@ -98,8 +160,17 @@ impl fmt::Display for CyclePath<'_> {
 #[derive(Debug, Clone)]
 struct Cell {
     deps: CellDeps,
-    /// For each read name that some other cell defines: the definer in use.
-    resolved: BTreeMap<String, Address>,
+    pos: Position,
+    /// Every name the cell reads when it runs (its own reads, the names it takes the
+    /// previous version of, and what the functions it calls read), with the definer in use
+    /// when some cell defines it.
+    reads: BTreeMap<String, Option<Address>>,
+}
+
+impl Cell {
+    fn key(&self, addr: Address) -> Key {
+        (self.pos, addr)
+    }
 }
 
 /// The sheet's dependency graph: which cell must re-run when another changes.
@@ -131,10 +202,17 @@ struct Cell {
 pub struct Sheet {
     graph: DiGraphMap<Address, u32>,
     cells: BTreeMap<Address, Cell>,
-    /// name → cells defining it.
-    definers: HashMap<String, BTreeSet<Address>>,
-    /// name → cells reading it.
-    readers: HashMap<String, BTreeSet<Address>>,
+    /// name → cells defining it (binding or changing it), by position.
+    definers: HashMap<String, BTreeSet<Key>>,
+    /// name → cells reading it, by position.
+    readers: HashMap<String, BTreeSet<Key>>,
+    /// Names with more than one definer: the ones whose value depends on where one stands.
+    multi: BTreeSet<String>,
+    /// Cells that may define names invisibly ([`CellDeps::dynamic`]).
+    dynamic: BTreeSet<Key>,
+    /// How many cells change a name in place (the plan's object-chain rule costs nothing
+    /// while there are none).
+    mutators: usize,
 }
 
 impl Sheet {
@@ -153,6 +231,13 @@ impl Sheet {
         self.cells.get(&addr).map(|c| &c.deps)
     }
 
+    /// The position of the cell at `addr` (its sheet position when it holds no cell).
+    pub fn position(&self, addr: Address) -> Position {
+        self.cells
+            .get(&addr)
+            .map_or_else(|| sheet_position(addr), |c| c.pos)
+    }
+
     /// The underlying graph, for the scheduler.
     pub(super) fn graph(&self) -> &DiGraphMap<Address, u32> {
         &self.graph
@@ -163,37 +248,72 @@ impl Sheet {
         self.cells.keys().copied()
     }
 
-    /// Inserts the cell at `addr` or replaces its dependencies, and returns the
-    /// plan of what to run: `addr` itself, its downstream cells, and the cells
-    /// whose name resolution changed because `addr` now defines (or no longer
-    /// defines) a name, all in dependency order.
+    /// [`Sheet::set_cell_at`] keeping the cell's position, or at its sheet position for a new
+    /// cell.
+    pub fn set_cell(&mut self, addr: Address, deps: CellDeps) -> Result<Plan, CycleError> {
+        let pos = self.position(addr);
+        self.set_cell_at(addr, pos, deps)
+    }
+
+    /// Inserts the cell at `addr` (at position `pos`) or replaces its dependencies, and
+    /// returns the plan of what to run: `addr` itself, its downstream cells, and the cells
+    /// whose name resolution changed because `addr` now defines (or no longer defines) a
+    /// name, all in dependency order.
     ///
     /// If some of those cells are on a circular reference (`A1` reading `B1`
     /// reading `A1`, or a cell reading its own address) the result is a
     /// [`CycleError`] naming one cycle, preferably through `addr`. The cell is
     /// recorded anyway, with all its edges; the error's plan still lists the
     /// affected cells that can run.
-    pub fn set_cell(&mut self, addr: Address, deps: CellDeps) -> Result<Plan, CycleError> {
+    pub fn set_cell_at(
+        &mut self,
+        addr: Address,
+        pos: Position,
+        deps: CellDeps,
+    ) -> Result<Plan, CycleError> {
         let deps = deps.normalized();
         let old = self.detach(addr);
         let mut roots = vec![addr];
-        self.update_definitions(addr, old.as_ref(), &deps.defines, &mut roots);
-
-        for name in &deps.reads_names {
-            self.readers.entry(name.clone()).or_default().insert(addr);
+        let was_dynamic = old.as_ref().is_some_and(|c| c.deps.dynamic);
+        let exports_changed = old
+            .as_ref()
+            .is_some_and(|c| c.deps.deferred_reads != deps.deferred_reads);
+        let is_dynamic = deps.dynamic;
+        let new_defs = deps.definitions();
+        if !deps.mutates.is_empty() {
+            self.mutators += 1;
         }
-        let mut resolved = BTreeMap::new();
-        for name in &deps.reads_names {
-            if let Some(definer) = self.definer_of(name, addr) {
-                self.add_reason(definer, addr);
-                resolved.insert(name.clone(), definer);
+        // Recorded before the readers re-resolve, so they see what its functions read.
+        self.cells.insert(
+            addr,
+            Cell {
+                deps,
+                pos,
+                reads: BTreeMap::new(),
+            },
+        );
+        self.graph.add_node(addr);
+        if is_dynamic {
+            self.dynamic.insert((pos, addr));
+        }
+        let old_defs = old.as_ref().map(|c| (c.deps.definitions(), c.pos));
+        self.update_definitions(addr, old_defs, Some((&new_defs, pos)), &mut roots);
+        if exports_changed {
+            // Callers of its functions read other names now.
+            for reader in self.dependents(addr) {
+                self.reresolve(reader, &mut roots);
             }
         }
-        for &read in &deps.reads_addresses {
+        if was_dynamic != is_dynamic {
+            self.reresolve_all(&mut roots);
+        }
+        self.reresolve(addr, &mut roots);
+        let reads_addresses = self.cells[&addr].deps.reads_addresses.clone();
+        for read in reads_addresses {
             self.add_reason(read, addr);
         }
-        self.graph.add_node(addr);
-        self.cells.insert(addr, Cell { deps, resolved });
+        roots.sort();
+        roots.dedup();
         self.checked_plan(&roots, Some(addr))
     }
 
@@ -208,41 +328,150 @@ impl Sheet {
             return Ok(Plan::default());
         };
         let mut roots = vec![addr];
-        self.update_definitions(addr, Some(&old), &[], &mut roots);
+        // Its readers re-resolve while it is still a node, then it goes.
+        self.update_definitions(
+            addr,
+            Some((old.deps.definitions(), old.pos)),
+            None,
+            &mut roots,
+        );
+        if old.deps.dynamic {
+            self.reresolve_all(&mut roots);
+        }
+        roots.sort();
+        roots.dedup();
         self.drop_if_unused(addr);
         self.checked_plan(&roots, None)
+    }
+
+    /// Moves cells to new positions (`pos_of` gives each cell's), re-resolving every name.
+    /// Returns the cells whose resolution changed: what they show was computed from other
+    /// definitions than the ones they now read.
+    pub fn set_positions(&mut self, pos_of: impl Fn(Address) -> Position) -> Vec<Address> {
+        let mut moved = false;
+        for (&addr, cell) in self.cells.iter_mut() {
+            let pos = pos_of(addr);
+            moved |= cell.pos != pos;
+            cell.pos = pos;
+        }
+        if !moved {
+            return Vec::new();
+        }
+        self.definers.clear();
+        self.dynamic.clear();
+        self.multi.clear();
+        for (&addr, cell) in &self.cells {
+            for name in cell.deps.definitions() {
+                self.definers
+                    .entry(name)
+                    .or_default()
+                    .insert((cell.pos, addr));
+            }
+            if cell.deps.dynamic {
+                self.dynamic.insert((cell.pos, addr));
+            }
+        }
+        for (name, defs) in &self.definers {
+            if defs.len() > 1 {
+                self.multi.insert(name.clone());
+            }
+        }
+        self.readers.clear();
+        for (&addr, cell) in &self.cells {
+            for name in cell.reads.keys() {
+                self.readers
+                    .entry(name.clone())
+                    .or_default()
+                    .insert((cell.pos, addr));
+            }
+        }
+        let mut roots = Vec::new();
+        self.reresolve_all(&mut roots);
+        roots.sort();
+        roots.dedup();
+        roots
     }
 
     /// Which cell's definition of `name` the cell at `reader` uses, if any.
     ///
     /// Rule: among the cells defining `name` other than `reader` itself, the
-    /// nearest one *before* `reader` in sheet order (row-major); if there is
-    /// none before it, the last one in the sheet. So a cell that reads and
-    /// rebinds a name (`df = df.dropna()`) sees the previous definition, never
-    /// its own. `None` when no other cell defines `name` (then it is a builtin,
-    /// a kernel global, or a `NameError` at run time).
+    /// nearest one *before* `reader` (by position: notebook order when the
+    /// kernel knows it, else row-major sheet order); if there is none before it,
+    /// the last one. So a cell that reads and rebinds a name (`df = df.dropna()`)
+    /// sees the previous definition, never its own. `None` when no other cell
+    /// defines `name` (then it is a builtin, a kernel global, or a `NameError`
+    /// at run time), unless a cell before `reader` may define names dynamically.
     pub fn definer_of(&self, name: &str, reader: Address) -> Option<Address> {
-        let defs = self.definers.get(name)?;
-        defs.range(..reader)
-            .next_back()
-            .or_else(|| defs.iter().rev().find(|&&d| d != reader))
-            .copied()
+        self.find_definer(name, (self.position(reader), reader), false)
+    }
+
+    fn find_definer(&self, name: &str, reader: Key, before_only: bool) -> Option<Address> {
+        let found = self.definers.get(name).and_then(|defs| {
+            defs.range(..reader).next_back().or_else(|| {
+                if before_only {
+                    None
+                } else {
+                    defs.iter().rev().find(|&&(_, d)| d != reader.1)
+                }
+            })
+        });
+        found
+            .or_else(|| self.dynamic.range(..reader).next_back())
+            .map(|&(_, d)| d)
     }
 
     /// For each name the cell at `addr` reads that another cell defines: the definer in use
     /// ([`Sheet::definer_of`]), by name. Kept up to date as cells come and go.
     pub fn resolved(&self, addr: Address) -> impl Iterator<Item = (&str, Address)> + Clone {
-        self.cells
-            .get(&addr)
-            .into_iter()
-            .flat_map(|c| c.resolved.iter().map(|(n, &a)| (n.as_str(), a)))
+        self.cells.get(&addr).into_iter().flat_map(|c| {
+            c.reads
+                .iter()
+                .filter_map(|(n, d)| d.map(|d| (n.as_str(), d)))
+        })
     }
 
-    /// The cells defining `name`, in sheet order.
+    /// Every name whose value the cell at `addr` must see as the cells before it left it,
+    /// with the definer whose version that is: the names it reads ([`Sheet::resolved`]) and
+    /// every name defined more than once, at its nearest definer before the cell (a
+    /// function the cell calls may read any of them). Sorted by name.
+    pub fn bindings(&self, addr: Address) -> Vec<(&str, Address)> {
+        let Some(cell) = self.cells.get(&addr) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(&str, Address)> = self.resolved(addr).collect();
+        if self.multi.is_empty() {
+            return out;
+        }
+        let key = cell.key(addr);
+        for name in &self.multi {
+            if cell.reads.contains_key(name) {
+                continue;
+            }
+            if let Some(&(_, d)) = self.definers[name].range(..key).next_back() {
+                out.push((name.as_str(), d));
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out
+    }
+
+    /// Where each name defined more than once stands after every cell has run in order: its
+    /// last definer. What the namespace must hold after a batch.
+    pub fn final_bindings(&self) -> Vec<(&str, Address)> {
+        self.multi
+            .iter()
+            .filter_map(|name| {
+                let &(_, d) = self.definers[name].last()?;
+                Some((name.as_str(), d))
+            })
+            .collect()
+    }
+
+    /// The cells defining `name`, by position.
     pub fn definers(&self, name: &str) -> Vec<Address> {
         self.definers
             .get(name)
-            .map(|d| d.iter().copied().collect())
+            .map(|d| d.iter().map(|&(_, a)| a).collect())
             .unwrap_or_default()
     }
 
@@ -287,6 +516,12 @@ impl Sheet {
     /// everything downstream, see [`Plan`]. A changed empty address makes its
     /// readers roots.
     ///
+    /// Object chains: a cell that changes an object in place (`lst.append(3)`) must not
+    /// re-run on top of its own last change, and a cell that reads an object some later
+    /// cell changes in place must not see that later change. So when such a cell is dirty,
+    /// the cell that made the object (the nearest definer before it that binds the name
+    /// outright) becomes a root too, and the chain re-runs from a fresh object.
+    ///
     /// Cost: a DFS from `changed` collects the affected set, then Kahn's
     /// algorithm orders it with in-degrees counted inside the set only, so the
     /// work is O(affected cells and their edges · log), never a whole-graph
@@ -301,14 +536,30 @@ impl Sheet {
             }
         }
 
-        // Affected set: everything reachable from the roots.
-        let mut affected: HashSet<Address> = roots.iter().copied().collect();
-        let mut stack: Vec<Address> = affected.iter().copied().collect();
-        while let Some(u) = stack.pop() {
-            for v in self.graph.neighbors_directed(u, Outgoing) {
-                if affected.insert(v) {
-                    stack.push(v);
+        // Affected set: everything reachable from the roots, closed under object chains.
+        let mut affected: HashSet<Address> = HashSet::default();
+        let mut stack: Vec<Address> = roots.iter().copied().collect();
+        loop {
+            let mut reached = Vec::new();
+            while let Some(u) = stack.pop() {
+                if !affected.insert(u) {
+                    continue;
                 }
+                reached.push(u);
+                stack.extend(self.graph.neighbors_directed(u, Outgoing));
+            }
+            if self.mutators == 0 {
+                break;
+            }
+            for u in reached {
+                for origin in self.chain_origins(u) {
+                    if !affected.contains(&origin) && roots.insert(origin) {
+                        stack.push(origin);
+                    }
+                }
+            }
+            if stack.is_empty() {
+                break;
             }
         }
 
@@ -321,19 +572,19 @@ impl Sheet {
                 *indegree.get_mut(&v).expect("successor is affected") += 1;
             }
         }
-        let mut ready: BinaryHeap<Reverse<Address>> = indegree
+        let mut ready: BinaryHeap<Reverse<Key>> = indegree
             .iter()
             .filter(|&(_, &d)| d == 0)
-            .map(|(&a, _)| Reverse(a))
+            .map(|(&a, _)| Reverse((self.position(a), a)))
             .collect();
         let mut order = Vec::with_capacity(affected.len());
-        while let Some(Reverse(u)) = ready.pop() {
+        while let Some(Reverse((_, u))) = ready.pop() {
             order.push(u);
             for v in self.graph.neighbors_directed(u, Outgoing) {
                 let d = indegree.get_mut(&v).expect("successor is affected");
                 *d -= 1;
                 if *d == 0 {
-                    ready.push(Reverse(v));
+                    ready.push(Reverse((self.position(v), v)));
                 }
             }
         }
@@ -353,17 +604,54 @@ impl Sheet {
         }
     }
 
+    /// The cells that made the objects which re-running `addr` would see changed by
+    /// another run: for each name it changes in place, and each name it reads that a later
+    /// cell changes in place, the nearest definer before it that binds the name outright.
+    fn chain_origins(&self, addr: Address) -> Vec<Address> {
+        let Some(cell) = self.cells.get(&addr) else {
+            return Vec::new();
+        };
+        let key = cell.key(addr);
+        let mut out = Vec::new();
+        for name in cell.reads.keys() {
+            let Some(defs) = self.definers.get(name) else {
+                continue;
+            };
+            let changed_later = defs
+                .range((Excluded(key), Unbounded))
+                .next()
+                .is_some_and(|&(_, next)| self.cells[&next].deps.mutates_name(name));
+            if !(cell.deps.mutates_name(name) || changed_later) {
+                continue;
+            }
+            let origin = defs
+                .range(..key)
+                .rev()
+                .find(|&&(_, d)| !self.cells[&d].deps.updates(name));
+            if let Some(&(_, origin)) = origin {
+                out.push(origin);
+            }
+        }
+        out
+    }
+
     /// A shortest cycle through `addr`, as `[addr, …, addr]`, if `addr` is on
     /// one. Costs O(downstream of `addr`).
     pub fn cycle_through(&self, addr: Address) -> Option<Vec<Address>> {
         self.shortest_cycle(addr, |_| true)
     }
 
-    /// Removes the cell's incoming edges and index entries; returns its record.
+    /// Removes the cell's incoming edges and index entries (but not its definitions, which
+    /// [`Sheet::update_definitions`] moves); returns its record.
     fn detach(&mut self, addr: Address) -> Option<Cell> {
         let old = self.cells.remove(&addr)?;
-        for name in &old.deps.reads_names {
-            remove_from_index(&mut self.readers, name, addr);
+        let key = old.key(addr);
+        for name in old.reads.keys() {
+            remove_from_index(&mut self.readers, name, key);
+        }
+        self.dynamic.remove(&key);
+        if !old.deps.mutates.is_empty() {
+            self.mutators -= 1;
         }
         // Every incoming edge of a cell is one of its own reads, so all of them
         // go. Dropping the node and restoring its outgoing edges costs
@@ -389,33 +677,51 @@ impl Sheet {
         Some(old)
     }
 
-    /// Applies the change of `addr`'s defined names from `old`'s to `new`,
-    /// re-resolving the affected readers and adding them to `roots`.
+    /// Applies the change of `addr`'s definitions (names and position) from `old` to
+    /// `new`, re-resolving the affected readers and adding them to `roots`.
     fn update_definitions(
         &mut self,
         addr: Address,
-        old: Option<&Cell>,
-        new: &[String],
+        old: Option<(Vec<String>, Position)>,
+        new: Option<(&[String], Position)>,
         roots: &mut Vec<Address>,
     ) {
-        let old: &[String] = old.map_or(&[], |c| &c.deps.defines);
-        for name in old.iter().filter(|n| !new.contains(n)) {
-            let switching = self.readers_resolving_to(name, addr);
-            remove_from_index(&mut self.definers, name, addr);
-            self.reresolve(name, &switching, roots);
+        let (old_names, old_pos) = old.unwrap_or_default();
+        let (new_names, new_pos) = new.unwrap_or((&[], 0));
+        let moved = old_pos != new_pos;
+        for name in old_names.iter().filter(|n| moved || !new_names.contains(n)) {
+            let key = (old_pos, addr);
+            let switching = self.readers_resolving_to(name, key);
+            remove_from_index(&mut self.definers, name, key);
+            self.note_definers(name);
+            for reader in switching {
+                self.reresolve(reader, roots);
+            }
         }
-        for name in new.iter().filter(|n| !old.contains(n)) {
-            self.definers.entry(name.clone()).or_default().insert(addr);
-            let switching = self.readers_resolving_to(name, addr);
-            self.reresolve(name, &switching, roots);
+        for name in new_names.iter().filter(|n| moved || !old_names.contains(n)) {
+            let key = (new_pos, addr);
+            self.definers.entry(name.clone()).or_default().insert(key);
+            self.note_definers(name);
+            for reader in self.readers_resolving_to(name, key) {
+                self.reresolve(reader, roots);
+            }
         }
     }
 
-    /// The readers of `name` that resolve it to `definer`, which must currently
-    /// be one of its definers: exactly the readers whose resolution changes
-    /// when `definer` starts or stops defining `name`. Found with two range
-    /// queries, so it costs O(log n + their number), not O(readers of `name`).
-    fn readers_resolving_to(&self, name: &str, definer: Address) -> Vec<Address> {
+    fn note_definers(&mut self, name: &str) {
+        if self.definers.get(name).is_some_and(|d| d.len() > 1) {
+            if !self.multi.contains(name) {
+                self.multi.insert(name.to_string());
+            }
+        } else {
+            self.multi.remove(name);
+        }
+    }
+
+    /// The readers of `name` whose resolution may change when `definer` (one of its
+    /// definers) starts or stops defining it. Found with two range queries, so it costs
+    /// O(log n + their number), not O(readers of `name`).
+    fn readers_resolving_to(&self, name: &str, definer: Key) -> Vec<Address> {
         let (Some(readers), Some(defs)) = (self.readers.get(name), self.definers.get(name)) else {
             return Vec::new();
         };
@@ -425,38 +731,111 @@ impl Sheet {
             Some(&next) => readers.range((Excluded(definer), Included(next))),
             None => readers.range((Excluded(definer), Unbounded)),
         };
-        let mut found: Vec<Address> = after.copied().collect();
+        let mut found: Vec<Address> = after.map(|&(_, r)| r).collect();
         // If `definer` is the last one, it is also the wrap-around choice of the
         // readers with no other definer before them: those up to the first.
         if defs.last() == Some(&definer) {
             let first = *defs.first().expect("non-empty");
-            found.extend(readers.range(..=first).filter(|&&r| r != definer));
+            found.extend(
+                readers
+                    .range(..=first)
+                    .map(|&(_, r)| r)
+                    .filter(|&r| r != definer.1),
+            );
         }
         found
     }
 
-    /// Re-resolves `name` for `readers`, moving the edges of those whose
-    /// definer changed and adding them to `roots`.
-    fn reresolve(&mut self, name: &str, readers: &[Address], roots: &mut Vec<Address>) {
-        for &reader in readers {
-            let new = self.definer_of(name, reader);
-            let Some(cell) = self.cells.get_mut(&reader) else {
+    /// What the cell at `addr` reads when it runs, each name with its definer: its own
+    /// reads (nearest definer before, else the last), the names it takes the previous
+    /// version of (nearest definer before only), and, for each definer it uses, what that
+    /// definer's functions read (resolved here, where the call happens).
+    fn compute_reads(&self, addr: Address) -> BTreeMap<String, Option<Address>> {
+        let cell = &self.cells[&addr];
+        let key = cell.key(addr);
+        let deps = &cell.deps;
+        let mut out: BTreeMap<String, Option<Address>> = BTreeMap::new();
+        let mut queue: Vec<(&str, bool)> = Vec::new();
+        for name in deps.maybe_defines.iter().chain(&deps.mutates) {
+            queue.push((name, true));
+        }
+        for name in &deps.reads_names {
+            queue.push((name, false));
+        }
+        // Prior-only names come first in `queue` order of resolution: pop from the back,
+        // so push them last.
+        queue.reverse();
+        while let Some((name, before_only)) = queue.pop() {
+            if out.contains_key(name) {
+                continue;
+            }
+            let definer = self.find_definer(name, key, before_only);
+            out.insert(name.to_string(), definer);
+            let Some(d) = definer.filter(|&d| d != addr) else {
                 continue;
             };
-            let old = match new {
-                Some(d) => cell.resolved.insert(name.to_string(), d),
-                None => cell.resolved.remove(name),
-            };
-            if old == new {
+            if let Some(def_cell) = self.cells.get(&d) {
+                for read in &def_cell.deps.deferred_reads {
+                    if !out.contains_key(read) {
+                        queue.push((read, false));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Recomputes what the cell at `addr` reads, moving the edges whose definer changed;
+    /// the cell goes to `roots` when any did.
+    fn reresolve(&mut self, addr: Address, roots: &mut Vec<Address>) {
+        if !self.cells.contains_key(&addr) {
+            return;
+        }
+        let new = self.compute_reads(addr);
+        let cell = self.cells.get_mut(&addr).expect("checked above");
+        if new == cell.reads {
+            return;
+        }
+        let key = cell.key(addr);
+        let old = std::mem::replace(&mut cell.reads, new);
+        let new = self.cells[&addr].reads.clone();
+        let mut changed = false;
+        for (name, &was) in &old {
+            match new.get(name) {
+                Some(&now) if now == was => {}
+                now => {
+                    changed = true;
+                    if let Some(was) = was {
+                        self.remove_reason(was, addr);
+                    }
+                    if now.is_none() {
+                        remove_from_index(&mut self.readers, name, key);
+                    }
+                }
+            }
+        }
+        for (name, &now) in &new {
+            let was = old.get(name);
+            if was == Some(&now) {
                 continue;
             }
-            if let Some(old) = old {
-                self.remove_reason(old, reader);
+            changed = true;
+            if let Some(now) = now {
+                self.add_reason(now, addr);
             }
-            if let Some(new) = new {
-                self.add_reason(new, reader);
+            if was.is_none() {
+                self.readers.entry(name.clone()).or_default().insert(key);
             }
-            roots.push(reader);
+        }
+        if changed {
+            roots.push(addr);
+        }
+    }
+
+    fn reresolve_all(&mut self, roots: &mut Vec<Address>) {
+        let all: Vec<Address> = self.cells.keys().copied().collect();
+        for addr in all {
+            self.reresolve(addr, roots);
         }
     }
 
@@ -514,7 +893,6 @@ impl Sheet {
             .expect("a cyclic cell is on a cycle");
         Err(CycleError { cycle, plan })
     }
-
     /// Splits the cells Kahn's algorithm could not order into those on a cycle
     /// (non-trivial strongly connected component, or self-loop) and those
     /// merely downstream of one. Both sorted.
@@ -577,9 +955,9 @@ impl Sheet {
     }
 }
 
-fn remove_from_index(index: &mut HashMap<String, BTreeSet<Address>>, name: &str, addr: Address) {
+fn remove_from_index(index: &mut HashMap<String, BTreeSet<Key>>, name: &str, key: Key) {
     if let Some(set) = index.get_mut(name) {
-        set.remove(&addr);
+        set.remove(&key);
         if set.is_empty() {
             index.remove(name);
         }
@@ -615,6 +993,7 @@ mod tests {
             reads_addresses,
             reads_names: names(reads_names),
             defines: names(defines),
+            ..Default::default()
         }
     }
 
@@ -994,6 +1373,130 @@ mod tests {
 
     /// Random edits on a small sheet; after each, the incremental graph must
     /// equal one rebuilt from scratch by the rules, and plans must be valid.
+    fn with(d: CellDeps, f: impl FnOnce(&mut CellDeps)) -> CellDeps {
+        let mut d = d;
+        f(&mut d);
+        d
+    }
+
+    #[test]
+    fn notebook_positions_decide_the_nearest_definer() {
+        // `ox = 1` (A1), `oy = ox * 2` (A2); a cell inserted between them in the notebook
+        // takes A3 but sits at position 1.
+        let mut sheet = Sheet::new();
+        sheet
+            .set_cell_at(a("A1"), 0, deps(&[], &[], &["ox"]))
+            .unwrap();
+        sheet
+            .set_cell_at(a("A2"), 2, deps(&[], &["ox"], &["oy"]))
+            .unwrap();
+        let plan = sheet
+            .set_cell_at(a("A3"), 1, deps(&[], &[], &["ox"]))
+            .unwrap();
+        assert_eq!(plan.order, list(&["A3", "A2"]));
+        assert_eq!(sheet.definer_of("ox", a("A2")), Some(a("A3")));
+        // Moving A3 below A2 gives A2 back its first definer.
+        let moved = sheet.set_positions(|addr| match addr.row {
+            0 => 0,
+            1 => 1,
+            _ => 2,
+        });
+        assert_eq!(moved, list(&["A2"]));
+        assert_eq!(sheet.definer_of("ox", a("A2")), Some(a("A1")));
+        // Without notebook positions a cell sits below every notebook cell.
+        assert!(sheet_position(a("A1")) > 1 << 39);
+    }
+
+    #[test]
+    fn a_maybe_definition_reads_the_previous_one_only() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["speed"]));
+        set(&mut sheet, "A2", deps(&[], &[], &["mode"]));
+        // `if mode == "fast": speed = 10`
+        let maybe = with(deps(&[], &["mode"], &["speed"]), |d| {
+            d.maybe_defines = names(&["speed"])
+        });
+        set(&mut sheet, "A3", maybe);
+        set(&mut sheet, "A4", deps(&[], &["speed"], &[]));
+        assert_eq!(sheet.precedents(a("A3")), list(&["A1", "A2"]));
+        assert_eq!(sheet.downstream(a("A1")), list(&["A3", "A4"]));
+        // With no definer before it, it reads none (no wrap-around to a later one).
+        let mut alone = Sheet::new();
+        let maybe = with(deps(&[], &[], &["v"]), |d| d.maybe_defines = names(&["v"]));
+        set(&mut alone, "A1", maybe);
+        set(&mut alone, "A2", deps(&[], &[], &["v"]));
+        assert_eq!(alone.precedents(a("A1")), vec![]);
+    }
+
+    #[test]
+    fn a_change_in_place_reruns_from_the_object_s_maker() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["lst"])); // lst = [1]
+        set(&mut sheet, "A2", deps(&[], &["lst"], &[])); // first = lst[0]
+        let append = with(deps(&[], &["lst"], &[]), |d| d.mutates = names(&["lst"]));
+        set(&mut sheet, "A3", append.clone()); // lst.append(2)
+        set(&mut sheet, "A4", deps(&[], &["lst"], &[])); // len(lst)
+        assert_eq!(sheet.definer_of("lst", a("A4")), Some(a("A3")));
+        // Re-running the append starts from a fresh list made by A1.
+        let plan = sheet.set_cell(a("A3"), append).unwrap();
+        assert_eq!(plan.roots, list(&["A1", "A3"]));
+        assert_eq!(plan.order, list(&["A1", "A2", "A3", "A4"]));
+        // A reader before the change needs a fresh object too.
+        assert_eq!(
+            sheet.plan(&[a("A2")]).order,
+            list(&["A1", "A2", "A3", "A4"])
+        );
+        // A reader after every change does not.
+        assert_eq!(sheet.plan(&[a("A4")]).order, list(&["A4"]));
+    }
+
+    #[test]
+    fn a_caller_reads_what_the_function_reads_where_it_is_called() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["rate"]));
+        let price = with(deps(&[], &["rate"], &["price"]), |d| {
+            d.deferred_reads = names(&["rate"])
+        });
+        set(&mut sheet, "A2", price);
+        set(&mut sheet, "A3", deps(&[], &[], &["rate"]));
+        set(&mut sheet, "A4", deps(&[], &["price"], &[]));
+        assert_eq!(sheet.precedents(a("A4")), list(&["A2", "A3"]));
+        let plan = sheet.set_cell(a("A3"), deps(&[], &[], &["rate"])).unwrap();
+        assert_eq!(plan.order, list(&["A3", "A4"]));
+        // What the function reads changes: its callers follow.
+        let price = with(deps(&[], &[], &["price"]), |d| {
+            d.deferred_reads = names(&["tax"])
+        });
+        set(&mut sheet, "A2", price);
+        set(&mut sheet, "B1", deps(&[], &[], &["tax"]));
+        assert_eq!(sheet.precedents(a("A4")), list(&["B1", "A2"]));
+    }
+
+    #[test]
+    fn bindings_give_every_name_defined_twice_as_the_cells_before_left_it() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["x"]));
+        set(&mut sheet, "A2", deps(&[], &["x"], &["y"]));
+        set(&mut sheet, "A3", deps(&[], &[], &["x"]));
+        set(&mut sheet, "A4", deps(&[], &["show"], &[]));
+        assert_eq!(sheet.bindings(a("A2")), vec![("x", a("A1"))]);
+        assert_eq!(sheet.bindings(a("A4")), vec![("x", a("A3"))]);
+        assert_eq!(sheet.bindings(a("A1")), vec![]);
+        assert_eq!(sheet.final_bindings(), vec![("x", a("A3"))]);
+    }
+
+    #[test]
+    fn a_dynamic_cell_defines_what_no_cell_defines() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A2", deps(&[], &["made"], &[]));
+        let exec = with(deps(&[], &[], &[]), |d| d.dynamic = true);
+        let plan = sheet.set_cell(a("A1"), exec).unwrap();
+        assert_eq!(plan.order, list(&["A1", "A2"]));
+        assert_eq!(sheet.definer_of("made", a("A2")), Some(a("A1")));
+        set(&mut sheet, "A1", deps(&[], &[], &[]));
+        assert_eq!(sheet.definer_of("made", a("A2")), None);
+    }
+
     #[test]
     fn matches_a_from_scratch_model() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -1025,6 +1528,7 @@ mod tests {
                         reads_addresses,
                         reads_names,
                         defines,
+                        ..Default::default()
                     },
                 )
             };
@@ -1065,7 +1569,7 @@ mod tests {
                     .collect();
                 let definer = defs.iter().rev().find(|&&d| d < v).or(defs.last());
                 assert_eq!(sheet.definer_of(name, v), definer.copied());
-                assert_eq!(cell.resolved.get(name), definer);
+                assert_eq!(cell.reads.get(name).copied().flatten().as_ref(), definer);
                 if let Some(&d) = definer {
                     *expected.entry((d, v)).or_default() += 1;
                 }
