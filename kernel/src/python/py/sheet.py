@@ -308,6 +308,15 @@ def _mentions_sys_modules(node):
     return False
 
 
+def _is_this_module(node):
+    """`sys.modules[__name__]` or `sys.modules["__main__"]`: the cells' own namespace."""
+    v, key = node.value, node.slice
+    return (isinstance(v, ast.Attribute) and v.attr == "modules" and isinstance(v.value, ast.Name)
+            and v.value.id == "sys"
+            and ((isinstance(key, ast.Name) and key.id == "__name__")
+                 or (isinstance(key, ast.Constant) and key.value == "__main__")))
+
+
 def _star_import_names(module):
     """The names `from module import *` binds: `__all__`, else the public names; [] on failure."""
     try:
@@ -834,15 +843,25 @@ class _Analyzer:
             self.call(node)
         elif isinstance(node, ast.NamedExpr):
             self.expr(node.value)
-            # A walrus in a comprehension binds in the enclosing non-comprehension scope.
+            # A walrus in a comprehension binds in the enclosing non-comprehension scope, and
+            # only if the comprehension runs its body at least once.
+            name = node.target.id
+            if self.frames[-1].kind != "comp":
+                self.bind(name)
+                return
             frame = next(f for f in reversed(self.frames) if f.kind != "comp")
-            self.bind(node.target.id, frame)
+            if frame.kind == "module":
+                self._define(name, maybe=True)
+            else:
+                self.bind(name, frame)
         elif isinstance(node, ast.Lambda):
             self._arguments_at_definition(node.args, annotations=False)
             self._last_info = self._in_function(self._function_frame(node), self.expr, node.body)
         elif isinstance(node, _COMPREHENSIONS):
             self.comprehension(node)
         else:
+            if isinstance(node, ast.Subscript) and _is_this_module(node):
+                self.dynamic = True
             for child in ast.iter_child_nodes(node):
                 self.expr(child)
 
@@ -868,11 +887,14 @@ class _Analyzer:
             return
         method = func.attr
         receiver = func.value
-        if method in _FIRST_ARG_MUTATORS and node.args:
-            self.mutate(_base_name(node.args[0]))
         if method in _NAMESPACE_WRITERS and _is_namespace_call(receiver):
             self.dynamic = True
             return
+        self._receiver(node, method, receiver)
+        if method in _FIRST_ARG_MUTATORS and node.args:
+            self.mutate(_base_name(node.args[0]))
+
+    def _receiver(self, node, method, receiver):
         mutating = method in _MUTATING_METHODS
         drawing = method in _RANDOM_METHODS
         if not (mutating or drawing):
