@@ -257,12 +257,22 @@ impl Reactive {
         let cell_id = metadata["cellId"].as_str().map(String::from);
         let (rewritten, ranges) = rewrite_ranges(code, RANGE_CALL);
         let analysis = rt.sheet("sheet_analyze_json", &json!({ "code": rewritten }));
-        if let Some(target) = analysis["assigns_address"].as_str() {
+        // A name shaped like an address is a variable, unless a cell sits at that address.
+        let held = analysis["address_defines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str())
+            .find(|t| {
+                t.parse::<Address>()
+                    .is_ok_and(|a| a != address && self.cells.contains_key(&a))
+            });
+        if let Some(target) = held {
             return Err(CellError::new(
                 "AddressAssignment",
                 format!(
-                    "this cell ({address}) assigns to {target}: a cell's value is set only by \
-                     the cell at that address"
+                    "this cell ({address}) assigns to {target}, which is the address of a \
+                     cell: a cell's value is set only by the cell at that address"
                 ),
             ));
         }
@@ -283,12 +293,19 @@ impl Reactive {
         for range in &ranges {
             reads_addresses.extend(range.addresses());
         }
+        let mut reads_names = strings("reads_names");
+        // `R2` read where no cell sits may be another cell's variable named R2.
+        reads_names.extend(strings("reads_addresses"));
         let deps = CellDeps {
             reads_addresses: reads_addresses.clone(),
-            reads_names: strings("reads_names"),
+            reads_names,
             defines: strings("defines"),
-            ..Default::default()
+            maybe_defines: strings("maybe_defines"),
+            mutates: strings("mutates"),
+            deferred_reads: strings("deferred_reads"),
+            dynamic: analysis["dynamic"].as_bool().unwrap_or(false),
         };
+        let definitions = deps.definitions();
 
         // The cell moved (its label changed): its old address is deleted.
         if let Some(id) = &cell_id {
@@ -310,7 +327,18 @@ impl Reactive {
         if !self.cells.contains_key(&address) {
             self.epoch += 1;
         }
-        let py = rt.cell(&address.to_string(), &rewritten, &deps.defines);
+        let py = rt.cell(&address.to_string(), &rewritten, &definitions);
+        let dropped: Vec<String> = self
+            .cells
+            .get(&address)
+            .map(|c| {
+                c.defines
+                    .iter()
+                    .filter(|n| !definitions.contains(n))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         self.cells.insert(
             address,
             CellRecord {
@@ -318,7 +346,7 @@ impl Reactive {
                 cell_id,
                 title,
                 lazy,
-                defines: deps.defines.clone(),
+                defines: definitions.clone(),
                 reads_addresses,
                 state: CellState::Ok,
                 summary: String::new(),
@@ -334,7 +362,19 @@ impl Reactive {
         } else {
             Shown::Result
         };
-        match self.sheet.set_cell(address, deps) {
+        let set = self.sheet.set_cell(address, deps);
+        // Names no cell defines any more leave the namespace, as in a fresh top-to-bottom run.
+        let gone: Vec<&String> = dropped
+            .iter()
+            .filter(|n| self.sheet.definers(n).is_empty())
+            .collect();
+        if !gone.is_empty() {
+            rt.sheet(
+                "sheet_forget_json",
+                &json!({"address": address.to_string(), "names": gone}),
+            );
+        }
+        match set {
             Ok(plan) => self.run_plan(
                 rt,
                 &plan,
@@ -421,26 +461,29 @@ impl Reactive {
             return CellRun::Failed(json!({"ename": "KernelError",
                 "evalue": "this cell has no Python object", "traceback": []}));
         };
+        // An empty address reads None, unless it is the name of another cell's variable.
         let empty: Vec<String> = cell
             .reads_addresses
             .iter()
             .filter(|a| !self.cells.contains_key(a))
             .map(|a| a.to_string())
+            .filter(|a| self.sheet.definers(a).is_empty())
             .collect();
-        let resolved = self.sheet.resolved(address);
+        let resolved = self.sheet.bindings(address);
         let unchanged = cell.bound_epoch == self.epoch
             && resolved
-                .clone()
+                .iter()
+                .copied()
                 .eq(cell.bound.iter().map(|(n, a)| (n.as_str(), *a)));
         if unchanged {
             return rt.run_cell(handle, mode, count, &empty, None);
         }
         let bind: Vec<(&str, &CellHandle)> = resolved
-            .clone()
-            .filter_map(|(name, definer)| Some((name, self.cells.get(&definer)?.py.as_ref()?)))
+            .iter()
+            .filter_map(|&(name, definer)| Some((name, self.cells.get(&definer)?.py.as_ref()?)))
             .collect();
         let run = rt.run_cell(handle, mode, count, &empty, Some(&bind));
-        let bound = resolved.map(|(n, a)| (n.to_string(), a)).collect();
+        let bound = resolved.iter().map(|&(n, a)| (n.to_string(), a)).collect();
         let cell = self
             .cells
             .get_mut(&address)
@@ -573,6 +616,7 @@ impl Reactive {
                 b.set_streams_muted(false);
             }
         }
+        self.settle(rt);
         tracing::debug!(
             "ran a plan of {} cells in {:?}",
             plan.order.len(),
@@ -602,6 +646,20 @@ impl Reactive {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Leaves each name defined by several cells at its last definer's version: the
+    /// namespace a top-to-bottom run would leave.
+    fn settle(&self, rt: &PythonRuntime) {
+        let last = self.sheet.final_bindings();
+        if last.is_empty() {
+            return;
+        }
+        let bind: Vec<(&str, &CellHandle)> = last
+            .iter()
+            .filter_map(|&(name, definer)| Some((name, self.cells.get(&definer)?.py.as_ref()?)))
+            .collect();
+        rt.settle(&bind);
     }
 
     /// Removes the cell at `address` (its value and names) and re-runs what read them.

@@ -277,6 +277,25 @@ impl PythonRuntime {
         })
     }
 
+    /// After a batch, each name defined by several cells takes its last definer's version
+    /// (`pysheets.cells.settle`).
+    pub fn settle(&self, bind: &[(&str, &CellHandle)]) {
+        Python::attach(|py| {
+            let result = (|| -> PyResult<()> {
+                let items = bind
+                    .iter()
+                    .map(|(name, definer)| (*name, definer.0.clone_ref(py)))
+                    .collect::<Vec<_>>();
+                let items = pyo3::types::PyTuple::new(py, items)?;
+                self.cells_function(py, "settle")?.call1((items,))?;
+                Ok(())
+            })();
+            if let Err(e) = result {
+                self.failure(py, "sheet_settle", e);
+            }
+        })
+    }
+
     fn failure(&self, py: Python<'_>, name: &str, e: PyErr) -> Value {
         if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
             // The interrupt hit the kernel's own code between cells: pass it on to the next

@@ -125,10 +125,14 @@ def run(c, mode, execution_count, empty, bind):
         user_ns[name] = None
     if bind is not None:
         c.bind = bind
+    # Each name as the cells before this one left it (Run All's namespace at this cell); a
+    # definer that did not bind it leaves it undefined.
     for name, definer in c.bind:
-        got = definer.defined
-        if name in got:
-            user_ns[name] = got[name]
+        got = definer.defined.get(name, _MISSING)
+        if got is _MISSING:
+            user_ns.pop(name, None)
+        else:
+            user_ns[name] = got
     _magics.payloads.clear()
     address = c.address
     try:
@@ -142,6 +146,10 @@ def run(c, mode, execution_count, empty, bind):
             value = None
     except BaseException as exc:
         err = _execution.format_exception(exc)
+        if _former and isinstance(exc, NameError) and getattr(exc, "name", None) in _former:
+            err["evalue"] += f" (it was defined by {_former[exc.name]}, which no longer does)"
+        # What it bound before raising stays bound, as in a top-to-bottom run.
+        c.defined = _capture(c)
         c.value = _MISSING
         user_ns.pop(address, None)
         if mode == "update":
@@ -150,16 +158,24 @@ def run(c, mode, execution_count, empty, bind):
             _execution.publish_error(err)
         _figures_bundle()
         return dict(status="error", **err)
+    before = c.defined
     defined = c.defined = {}  # a loop, not a comprehension: no function call per cell
     for name in c.defines:
         got = user_ns.get(name, _MISSING)
         if got is not _MISSING:
             defined[name] = got
+    if _former:
+        for name in defined:
+            _former.pop(name, None)
     old = c.value
     if type(old) is type(value) and type(value) in _EXACT:
         changed = old != value  # the common case, without a call
     else:
         changed = old is _MISSING or not _sheet.values_equal(old, value)
+    # A cell's definitions are part of what changed: `def price` re-run has the same value
+    # (None) and a new function.
+    if not changed and (defined or before):
+        changed = _definitions_changed(before, defined)
     c.value = value
     user_ns[address] = value
     figures = _figures_bundle() if "matplotlib.pyplot" in _modules else None
@@ -205,6 +221,57 @@ def run(c, mode, execution_count, empty, bind):
         summary = _sheet.summarize(value)
     payloads = _magics.payloads
     return (changed, summary, list(payloads) if payloads else None, result_text, png)
+
+
+def _capture(c):
+    defined = {}
+    for name in c.defines:
+        got = user_ns.get(name, _MISSING)
+        if got is not _MISSING:
+            defined[name] = got
+    return defined
+
+
+def _definitions_changed(before, after):
+    """Whether a re-run changed what the cell defines. The same mutable object counts as
+    changed: the cell may have changed it in place, and nothing cheap can tell."""
+    if before.keys() != after.keys():
+        return True
+    for name, new in after.items():
+        old = before[name]
+        if old is new:
+            if type(new) not in _EXACT and type(new) is not float and type(new) is not tuple:
+                return True
+        elif type(old) is type(new) and type(new) in _EXACT:
+            if old != new:
+                return True
+        elif not _sheet.values_equal(old, new):
+            return True
+    return False
+
+
+# name -> the address of the cell that defined it last, for names no cell defines any more
+# (a reader's NameError says where the name went).
+_former = {}
+
+
+def forget(address, names):
+    """Names the cell at `address` stopped defining and no other cell defines: they leave
+    the namespace, as in a top-to-bottom run of the edited notebook."""
+    for name in names:
+        user_ns.pop(name, None)
+        _former[name] = address
+
+
+def settle(bindings):
+    """After a batch: each name defined by several cells holds its last definer's version,
+    the namespace a top-to-bottom run leaves."""
+    for name, definer in bindings:
+        got = definer.defined.get(name, _MISSING)
+        if got is _MISSING:
+            user_ns.pop(name, None)
+        else:
+            user_ns[name] = got
 
 
 _PNG_LIMIT = 96 * 1024  # base64 characters; a bigger picture is not "small" in a grid cell

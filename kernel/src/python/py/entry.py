@@ -131,6 +131,14 @@ def sheet_delete_json(request):
     return cells.delete_json(request)
 
 
+def sheet_forget_json(request):
+    from pysheets import cells
+
+    r = json.loads(request)
+    cells.forget(r["address"], r["names"])
+    return "null"
+
+
 def complete_json(code, cursor_pos):
     from pysheets import introspect
 
