@@ -404,6 +404,21 @@ def _sheet_json(kc: Any) -> dict[str, Any]:
 _ENAME = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 
 
+def _open_grid_comm(kc: Any) -> str:
+    comm_id = uuid.uuid4().hex
+    kc.shell_channel.send(
+        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
+    )
+    return comm_id
+
+
+def _send_order(kc: Any, comm_id: str, ids: list[str]) -> None:
+    """The message the grid extension sends when the notebook's cells change: their ids in
+    notebook order (shell messages are handled in order, so the next execute sees it)."""
+    data = {"type": "order", "cells": ids}
+    kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+
 def run_pysheets(
     kernels: Kernels, case: dict[str, Any], names: list[str], edit: bool = True
 ) -> dict[str, Any]:
@@ -413,12 +428,17 @@ def run_pysheets(
     ids = [f"cell-{i}" for i in range(len(case["cells"]))]
     last_error: dict[str, str | None] = {}
     if edit:
+        # As the grid extension does: the kernel is told the notebook's order, and again
+        # whenever cells are added or moved.
+        grid = _open_grid_comm(kc)
+        _send_order(kc, grid, ids)
         for cid, src in zip(ids, case["cells"]):
             reply, _ = _execute(kc, src, cell_id=cid)
             last_error[cid] = _error_of(reply)
         if "insert_at" in case:
             cid = "cell-inserted"
             ids.insert(case["insert_at"], cid)
+            _send_order(kc, grid, ids)
         else:
             cid = ids[case["edit"]]
         reply, _ = _execute(kc, case["new"], cell_id=cid)

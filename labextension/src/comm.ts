@@ -173,6 +173,7 @@ export class SheetConnector {
     }, SNAPSHOT_TIMEOUT_MS);
     try {
       comm.open({});
+      this._sendOrder();
     } catch {
       this._comm = null;
       this._clearTimer();
@@ -180,9 +181,37 @@ export class SheetConnector {
     }
   }
 
+  /**
+   * Tells the kernel the notebook's order of cells (their ids, top to bottom), so that names
+   * resolve as the notebook reads; sent again on every connect. Unchanged orders are not
+   * sent twice.
+   */
+  setOrder(cellIds: string[]): void {
+    const same =
+      this._order !== null &&
+      this._order.length === cellIds.length &&
+      this._order.every((id, i) => id === cellIds[i]);
+    this._order = [...cellIds];
+    if (!same) {
+      this._sendOrder();
+    }
+  }
+
   dispose(): void {
     this._detach();
     this._kernel = null;
+  }
+
+  private _sendOrder(): void {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed || this._order === null) {
+      return;
+    }
+    try {
+      comm.send({ type: 'order', cells: this._order });
+    } catch {
+      // The kernel went away; the next connect sends it again.
+    }
   }
 
   private _detach(): void {
@@ -284,6 +313,8 @@ export class SheetConnector {
   private _comm: ICommLike | null = null;
   private _state: ConnectionState = 'idle';
   private _wasConnected = false;
+  /** The notebook's cell ids in order, as last told by the notebook. */
+  private _order: string[] | null = null;
   /** Addresses marked running, by the msg_id of the execute_request that will run them. */
   private _running = new Map<string, string[]>();
   private _timer: ReturnType<typeof setTimeout> | null = null;

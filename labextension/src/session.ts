@@ -19,6 +19,13 @@ export class SheetSession {
   constructor(readonly panel: NotebookPanel) {
     this.sync = new NotebookSync(panel, this.model);
     panel.sessionContext.kernelChanged.connect(this._onKernel, this);
+    panel.context.ready.then(() => {
+      const cells = panel.content.model?.cells;
+      if (!this._disposed && cells) {
+        cells.changed.connect(this._onCells, this);
+        this._onCells();
+      }
+    });
     this._onKernel();
     panel.disposed.connect(() => this.dispose());
   }
@@ -39,8 +46,25 @@ export class SheetSession {
     }
     this._disposed = true;
     this.panel.sessionContext.kernelChanged.disconnect(this._onKernel, this);
+    this.panel.content.model?.cells.changed.disconnect(this._onCells, this);
     this.sync.dispose();
     this.connector.dispose();
+  }
+
+  /** Cells added, removed or moved: the kernel resolves names in the notebook's order. */
+  private _onCells(): void {
+    const cells = this.panel.content.model?.cells;
+    if (!cells) {
+      return;
+    }
+    const ids: string[] = [];
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells.get(i);
+      if (cell.type === 'code') {
+        ids.push(cell.id);
+      }
+    }
+    this.connector.setOrder(ids);
   }
 
   private _onKernel(): void {

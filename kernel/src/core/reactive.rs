@@ -4,7 +4,9 @@
 
 use super::labels;
 use crate::python::{bridge, CellHandle, CellRun, PythonRuntime};
-use crate::sheet::{rewrite_ranges, Address, CellDeps, Outcome, Plan, Recompute, Sheet};
+use crate::sheet::{
+    rewrite_ranges, sheet_position, Address, CellDeps, Outcome, Plan, Recompute, Sheet,
+};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -61,9 +63,11 @@ pub struct CellRecord {
     /// The cell's Python object, holding the code Python runs (ranges rewritten); None only if
     /// Python failed to make it.
     py: Option<CellHandle>,
+    /// What calling this cell's functions may bind or change, for the cells that call them.
+    deferred_writes: Vec<String>,
     /// The (name, definer) bindings Python last got for this cell, and the epoch they were
     /// given in: unchanged bindings are not sent again.
-    bound: Vec<(String, Address)>,
+    bound: Vec<(String, Option<Address>)>,
     bound_epoch: u64,
 }
 
@@ -150,6 +154,12 @@ pub struct Reactive {
     /// Bumped whenever a cell's Python object is made or dropped, which invalidates every
     /// cell's bindings (they hold those objects).
     epoch: u64,
+    /// Methods the notebook's classes define that change their object (`acct.deposit(…)`
+    /// is then a change of `acct` in place, like `lst.append(…)`).
+    mutating_methods: BTreeSet<String>,
+    /// The notebook's order of cells (cellId → index), when the frontend tells it: names
+    /// resolve in the order the user reads, not by address.
+    notebook_order: HashMap<String, u64>,
 }
 
 impl Reactive {
@@ -256,7 +266,10 @@ impl Reactive {
         report.address = Some(address);
         let cell_id = metadata["cellId"].as_str().map(String::from);
         let (rewritten, ranges) = rewrite_ranges(code, RANGE_CALL);
-        let analysis = rt.sheet("sheet_analyze_json", &json!({ "code": rewritten }));
+        let analysis = rt.sheet(
+            "sheet_analyze_json",
+            &json!({ "code": rewritten, "mutating_methods": self.mutating_methods }),
+        );
         // A name shaped like an address is a variable, unless a cell sits at that address.
         let held = analysis["address_defines"]
             .as_array()
@@ -296,15 +309,34 @@ impl Reactive {
         let mut reads_names = strings("reads_names");
         // `R2` read where no cell sits may be another cell's variable named R2.
         reads_names.extend(strings("reads_addresses"));
+        self.mutating_methods
+            .extend(strings("mutating_methods"));
+        // Calling another cell's function that binds a global (`global g`) or changes one in
+        // place makes this cell a new version of that name.
+        let mut mutates = strings("mutates");
+        for name in &reads_names {
+            if let Some(definer) = self.sheet.definer_of(name, address) {
+                if let Some(record) = self.cells.get(&definer).filter(|_| definer != address) {
+                    mutates.extend(record.deferred_writes.iter().cloned());
+                }
+            }
+        }
         let deps = CellDeps {
             reads_addresses: reads_addresses.clone(),
             reads_names,
             defines: strings("defines"),
             maybe_defines: strings("maybe_defines"),
-            mutates: strings("mutates"),
+            mutates,
             deferred_reads: strings("deferred_reads"),
             dynamic: analysis["dynamic"].as_bool().unwrap_or(false),
         };
+        let dynamic = deps.dynamic;
+        let changes: Vec<String> = deps
+            .mutates
+            .iter()
+            .filter(|n| !deps.defines.contains(n))
+            .cloned()
+            .collect();
         let definitions = deps.definitions();
 
         // The cell moved (its label changed): its old address is deleted.
@@ -327,7 +359,13 @@ impl Reactive {
         if !self.cells.contains_key(&address) {
             self.epoch += 1;
         }
-        let py = rt.cell(&address.to_string(), &rewritten, &definitions);
+        let py = rt.cell(
+            &address.to_string(),
+            &rewritten,
+            &definitions,
+            dynamic,
+            &changes,
+        );
         let dropped: Vec<String> = self
             .cells
             .get(&address)
@@ -352,6 +390,7 @@ impl Reactive {
                 summary: String::new(),
                 png: None,
                 py,
+                deferred_writes: strings("deferred_writes"),
                 bound: Vec::new(),
                 bound_epoch: 0,
             },
@@ -362,7 +401,14 @@ impl Reactive {
         } else {
             Shown::Result
         };
-        let set = self.sheet.set_cell(address, deps);
+        let position = self
+            .cells
+            .get(&address)
+            .and_then(|c| c.cell_id.as_ref())
+            .and_then(|id| self.notebook_order.get(id))
+            .copied()
+            .unwrap_or_else(|| sheet_position(address));
+        let set = self.sheet.set_cell_at(address, position, deps);
         // Names no cell defines any more leave the namespace, as in a fresh top-to-bottom run.
         let gone: Vec<&String> = dropped
             .iter()
@@ -478,9 +524,12 @@ impl Reactive {
         if unchanged {
             return rt.run_cell(handle, mode, count, &empty, None);
         }
-        let bind: Vec<(&str, &CellHandle)> = resolved
+        let bind: Vec<(&str, Option<&CellHandle>)> = resolved
             .iter()
-            .filter_map(|&(name, definer)| Some((name, self.cells.get(&definer)?.py.as_ref()?)))
+            .filter_map(|&(name, definer)| match definer {
+                None => Some((name, None)),
+                Some(d) => Some((name, Some(self.cells.get(&d)?.py.as_ref()?))),
+            })
             .collect();
         let run = rt.run_cell(handle, mode, count, &empty, Some(&bind));
         let bound = resolved.iter().map(|&(n, a)| (n.to_string(), a)).collect();
@@ -692,6 +741,30 @@ impl Reactive {
         );
         report.touched.insert(address);
         let _ = self.run_plan(rt, &plan, None, false, 0, report);
+    }
+
+    /// The frontend's notebook order (cellIds, top to bottom). Cells whose names now resolve
+    /// to other definitions go stale: what they show was computed from the old order.
+    pub fn set_notebook_order(&mut self, rt: &PythonRuntime, ids: &[String], report: &mut Report) {
+        self.notebook_order = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u64))
+            .collect();
+        let order = &self.notebook_order;
+        let cells = &self.cells;
+        let moved = self.sheet.set_positions(|a| {
+            cells
+                .get(&a)
+                .and_then(|c| c.cell_id.as_ref())
+                .and_then(|id| order.get(id))
+                .copied()
+                .unwrap_or_else(|| sheet_position(a))
+        });
+        for address in moved {
+            self.set_state(rt, address, CellState::Stale, report);
+            report.stale.push(address);
+        }
     }
 
     pub fn delete_ids(&mut self, rt: &PythonRuntime, ids: &[String], report: &mut Report) {

@@ -339,7 +339,27 @@ impl Shell {
                 true
             }
             "comm_msg" if self.reactive.comms.contains(&comm_id) => {
-                // Any message asks for the whole sheet again (after a reload, say).
+                let data = &msg.content["data"];
+                if data["type"] == "order" {
+                    let ids: Vec<String> = data["cells"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| id.as_str().map(String::from))
+                        .collect();
+                    let mut report = Report::default();
+                    // Cells gone stale show it in their outputs: published under this message.
+                    let b = bridge::get();
+                    if let Some(b) = b {
+                        b.begin(msg, false, false);
+                    }
+                    self.reactive
+                        .set_notebook_order(&self.runtime, &ids, &mut report);
+                    self.finish_output(b);
+                    self.publish_sheet_update(msg, &report);
+                    return true;
+                }
+                // Any other message asks for the whole sheet again (after a reload, say).
                 self.send_snapshot(msg, &comm_id);
                 true
             }

@@ -178,7 +178,14 @@ impl PythonRuntime {
 
     /// The Python side of the sheet cell at `address` with this code and these defined names
     /// (`pysheets.cells.cell`): the same object for as long as the address holds a cell.
-    pub fn cell(&self, address: &str, code: &str, defines: &[String]) -> Option<CellHandle> {
+    pub fn cell(
+        &self,
+        address: &str,
+        code: &str,
+        defines: &[String],
+        dynamic: bool,
+        changes: &[String],
+    ) -> Option<CellHandle> {
         Python::attach(|py| {
             let mut interrupted = false;
             let mut made = Err(PyErr::new::<pyo3::exceptions::PyRuntimeError, _>(
@@ -189,7 +196,7 @@ impl PythonRuntime {
             for _ in 0..3 {
                 made = self
                     .cells_function(py, "cell")
-                    .and_then(|f| f.call1((address, code, defines.to_vec())));
+                    .and_then(|f| f.call1((address, code, defines.to_vec(), dynamic, changes.to_vec())));
                 match &made {
                     Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {
                         interrupted = true;
@@ -212,15 +219,15 @@ impl PythonRuntime {
 
     /// Runs one sheet cell (`pysheets.cells.run`); the hot path of re-run batches, so its
     /// arguments and result cross as Python objects, not JSON. `empty` are the addresses it
-    /// reads that hold no cell; `bind` (name, definer) is given only when it changed since the
-    /// cell's last run.
+    /// reads that hold no cell; `bind` (name, definer, or None for a name to unbind) is given
+    /// only when it changed since the cell's last run.
     pub fn run_cell(
         &self,
         cell: &CellHandle,
         mode: &str,
         execution_count: i64,
         empty: &[String],
-        bind: Option<&[(&str, &CellHandle)]>,
+        bind: Option<&[(&str, Option<&CellHandle>)]>,
     ) -> CellRun {
         Python::attach(|py| {
             let result = (|| -> PyResult<CellRun> {
@@ -229,7 +236,13 @@ impl PythonRuntime {
                     Some(pairs) => {
                         let items = pairs
                             .iter()
-                            .map(|(name, definer)| (*name, definer.0.clone_ref(py)))
+                            .map(|(name, definer)| {
+                                let definer = match definer {
+                                    Some(d) => d.0.clone_ref(py),
+                                    None => py.None(),
+                                };
+                                (*name, definer)
+                            })
                             .collect::<Vec<_>>();
                         pyo3::types::PyTuple::new(py, items)?.into_any()
                     }

@@ -431,14 +431,20 @@ impl Sheet {
     }
 
     /// Every name whose value the cell at `addr` must see as the cells before it left it,
-    /// with the definer whose version that is: the names it reads ([`Sheet::resolved`]) and
+    /// with the definer whose version that is: the names it reads ([`Sheet::resolved`]),
     /// every name defined more than once, at its nearest definer before the cell (a
-    /// function the cell calls may read any of them). Sorted by name.
-    pub fn bindings(&self, addr: Address) -> Vec<(&str, Address)> {
+    /// function the cell calls may read any of them), and, with no definer (`None`: the name
+    /// is unbound), the names it may define when no cell before it does. Sorted by name.
+    pub fn bindings(&self, addr: Address) -> Vec<(&str, Option<Address>)> {
         let Some(cell) = self.cells.get(&addr) else {
             return Vec::new();
         };
-        let mut out: Vec<(&str, Address)> = self.resolved(addr).collect();
+        let mut out: Vec<(&str, Option<Address>)> = cell
+            .reads
+            .iter()
+            .filter(|(name, d)| d.is_some() || cell.deps.maybe_defines.contains(name))
+            .map(|(n, &d)| (n.as_str(), d))
+            .collect();
         if self.multi.is_empty() {
             return out;
         }
@@ -448,7 +454,7 @@ impl Sheet {
                 continue;
             }
             if let Some(&(_, d)) = self.definers[name].range(..key).next_back() {
-                out.push((name.as_str(), d));
+                out.push((name.as_str(), Some(d)));
             }
         }
         out.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -1426,6 +1432,8 @@ mod tests {
         set(&mut alone, "A1", maybe);
         set(&mut alone, "A2", deps(&[], &[], &["v"]));
         assert_eq!(alone.precedents(a("A1")), vec![]);
+        // ... and starts with the name unbound, as a top-to-bottom run does.
+        assert_eq!(alone.bindings(a("A1")), vec![("v", None)]);
     }
 
     #[test]
@@ -1479,8 +1487,8 @@ mod tests {
         set(&mut sheet, "A2", deps(&[], &["x"], &["y"]));
         set(&mut sheet, "A3", deps(&[], &[], &["x"]));
         set(&mut sheet, "A4", deps(&[], &["show"], &[]));
-        assert_eq!(sheet.bindings(a("A2")), vec![("x", a("A1"))]);
-        assert_eq!(sheet.bindings(a("A4")), vec![("x", a("A3"))]);
+        assert_eq!(sheet.bindings(a("A2")), vec![("x", Some(a("A1")))]);
+        assert_eq!(sheet.bindings(a("A4")), vec![("x", Some(a("A3")))]);
         assert_eq!(sheet.bindings(a("A1")), vec![]);
         assert_eq!(sheet.final_bindings(), vec![("x", a("A3"))]);
     }

@@ -129,6 +129,21 @@ describe('SheetConnector', () => {
     expect(k.comms[0].sent.length).toBe(1);
   });
 
+  it('tells the kernel the notebook order on connect and when it changes', () => {
+    const m = new SheetModel();
+    const c = new SheetConnector(m);
+    const k = new FakeKernel();
+    c.setOrder(['a', 'b']); // no comm yet: kept for the connect
+    c.setKernel(k, true);
+    expect(k.comms[0].sent).toEqual([{ type: 'order', cells: ['a', 'b'] }]);
+    c.setOrder(['a', 'b']); // unchanged: not sent again
+    c.setOrder(['a', 'new', 'b']);
+    expect(k.comms[0].sent).toEqual([
+      { type: 'order', cells: ['a', 'b'] },
+      { type: 'order', cells: ['a', 'new', 'b'] }
+    ]);
+  });
+
   it('says unavailable when the kernel closes the comm (no such target)', () => {
     const m = new SheetModel();
     const c = new SheetConnector(m);

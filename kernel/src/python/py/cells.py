@@ -30,7 +30,7 @@ class Cell:
     every run, so a re-run batch of 10,000 cells looks nothing up by address."""
 
     __slots__ = ("address", "display_id", "source", "defines", "bind", "compiled", "value",
-                 "defined")
+                 "defined", "dynamic", "changes")
 
     def __init__(self, address):
         self.address = address
@@ -42,12 +42,17 @@ class Cell:
         self.compiled = None  # (body code, last-expression code, assigned name, hidden)
         self.value = _MISSING
         self.defined = {}  # {name: value} the cell bound, so each reader sees its own definer
+        # It may bind names no analysis sees (`globals()[...]`, `exec`): what it bound is
+        # found by comparing the namespace before and after it runs.
+        self.dynamic = False
+        # Names it only changes in place (`lst.append(1)`): not running it cannot unbind them.
+        self.changes = ()
 
 
 _cells = {}  # address -> Cell
 
 
-def cell(address, source, defines):
+def cell(address, source, defines, dynamic=False, changes=()):
     """The Cell at `address` with this code: the same object while the address holds a cell,
     so that readers' bindings to it stay valid across edits."""
     c = _cells.get(address)
@@ -57,6 +62,8 @@ def cell(address, source, defines):
         c.source = source
         c.compiled = None
     c.defines = tuple(defines)
+    c.dynamic = dynamic
+    c.changes = tuple(changes)
     return c
 
 
@@ -128,11 +135,17 @@ def run(c, mode, execution_count, empty, bind):
     # Each name as the cells before this one left it (Run All's namespace at this cell); a
     # definer that did not bind it leaves it undefined.
     for name, definer in c.bind:
-        got = definer.defined.get(name, _MISSING)
-        if got is _MISSING:
+        if definer is None:
             user_ns.pop(name, None)
-        else:
+            continue
+        got = definer.defined.get(name, _MISSING)
+        if got is not _MISSING:
             user_ns[name] = got
+        elif not (definer.dynamic or name in definer.changes):
+            # (a dynamic cell is only a guess for the names it may define)
+            user_ns.pop(name, None)
+    if c.dynamic:
+        seen = {name: id(value) for name, value in user_ns.items()}
     _magics.payloads.clear()
     address = c.address
     try:
@@ -150,6 +163,8 @@ def run(c, mode, execution_count, empty, bind):
             err["evalue"] += f" (it was defined by {_former[exc.name]}, which no longer does)"
         # What it bound before raising stays bound, as in a top-to-bottom run.
         c.defined = _capture(c)
+        if c.dynamic:
+            _add_dynamic_definitions(c, seen)
         c.value = _MISSING
         user_ns.pop(address, None)
         if mode == "update":
@@ -164,6 +179,8 @@ def run(c, mode, execution_count, empty, bind):
         got = user_ns.get(name, _MISSING)
         if got is not _MISSING:
             defined[name] = got
+    if c.dynamic:
+        _add_dynamic_definitions(c, seen)
     if _former:
         for name in defined:
             _former.pop(name, None)
@@ -232,6 +249,13 @@ def _capture(c):
     return defined
 
 
+def _add_dynamic_definitions(c, seen):
+    defined = c.defined
+    for name, value in user_ns.items():
+        if seen.get(name) != id(value) and not name.startswith("__") and name != c.address:
+            defined[name] = value
+
+
 def _definitions_changed(before, after):
     """Whether a re-run changed what the cell defines. The same mutable object counts as
     changed: the cell may have changed it in place, and nothing cheap can tell."""
@@ -268,10 +292,10 @@ def settle(bindings):
     the namespace a top-to-bottom run leaves."""
     for name, definer in bindings:
         got = definer.defined.get(name, _MISSING)
-        if got is _MISSING:
-            user_ns.pop(name, None)
-        else:
+        if got is not _MISSING:
             user_ns[name] = got
+        elif not (definer.dynamic or name in definer.changes):
+            user_ns.pop(name, None)
 
 
 _PNG_LIMIT = 96 * 1024  # base64 characters; a bigger picture is not "small" in a grid cell
@@ -302,6 +326,12 @@ def mark_json(request):
     if r.get("drop_value"):
         c.value = _MISSING
         user_ns.pop(c.address, None)
+        # It did not run: what it defined is not current either (a top-to-bottom run that
+        # stops at the error never binds it).
+        for name in c.defined:
+            if name not in c.changes and user_ns.get(name, _MISSING) is c.defined[name]:
+                user_ns.pop(name, None)
+        c.defined = {}
     if r.get("text"):
         show_error(c, r["text"], r.get("kind", "error"))
     return "null"

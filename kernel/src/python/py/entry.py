@@ -102,7 +102,8 @@ def sheet_analyze_json(request):
     try:
         from pysheets import sheet
 
-        result = sheet.analyze(magics.transform(json.loads(request)["code"]))
+        r = json.loads(request)
+        result = sheet.analyze(magics.transform(r["code"]), r.get("mutating_methods", ()))
     except BaseException as exc:  # KeyboardInterrupt included: the user must see it failed
         what = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
             f"failed: {type(exc).__name__}: {exc}".replace("\n", " ")
@@ -111,6 +112,7 @@ def sheet_analyze_json(request):
             "value_kind": "none", "error": f"AnalysisError: the analysis of the cell {what}",
             "maybe_defines": [], "mutates": [], "deferred_reads": [], "deferred_writes": [],
             "dynamic": False, "star_imports": [], "address_defines": [],
+            "mutating_methods": [],
         }
     return json.dumps(result)
 

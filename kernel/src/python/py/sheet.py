@@ -365,7 +365,11 @@ class _Frame:
 
 
 class _Analyzer:
-    def __init__(self, last_stmt=None):
+    def __init__(self, last_stmt=None, known_mutating=()):
+        # Methods the notebook's own classes define that change their object (`deposit`):
+        # a call of one is a change in place, like `append`.
+        self.known_mutating = frozenset(known_mutating)
+        self.mutating_methods = {}
         self.module = _Frame("module")
         self.frames = [self.module]
         self.last_stmt = last_stmt  # the cell's last statement: its value is shown
@@ -611,6 +615,8 @@ class _Analyzer:
         if isinstance(node.target, ast.Name):
             self.load(node.target.id)
             self.expr(node.value)
+            # `acc += [3]` changes a list in place before rebinding it.
+            self.mutate(node.target.id)
             self.bind(node.target.id)
         else:
             self.target(node.target)
@@ -675,8 +681,12 @@ class _Analyzer:
                 self.expr(handler.type)
             frame = self.frames[-1]
             if handler.name:
-                # Python deletes the name after the handler: bound inside it, not defined.
+                # Python deletes the name after the handler: it gives no value, but a handler
+                # that runs unbinds whatever the name held, so at module level it is a
+                # maybe-definition (its readers see it gone, as in a top-to-bottom run).
                 frame.names.add(handler.name)
+                if frame.kind == "module" and not handler.name.startswith(_KERNEL_PREFIX):
+                    self._define(handler.name, maybe=True)
             self.body(handler.body)
             if handler.name and frame.kind in ("module", "class"):
                 frame.names.discard(handler.name)
@@ -774,6 +784,7 @@ class _Analyzer:
         finally:
             self.frames.pop()
         self.bind(node.name)
+        self.mutating_methods.update(_methods_changing_self(node, self.known_mutating))
 
     def stmt_TypeAlias(self, node):  # Python 3.12+: the value is evaluated lazily
         self._in_function(_Frame("function", _type_param_names(node)), self.expr, node.value)
@@ -895,7 +906,7 @@ class _Analyzer:
             self.mutate(_base_name(node.args[0]))
 
     def _receiver(self, node, method, receiver):
-        mutating = method in _MUTATING_METHODS
+        mutating = method in _MUTATING_METHODS or method in self.known_mutating
         drawing = method in _RANDOM_METHODS
         if not (mutating or drawing):
             for kw in node.keywords:
@@ -974,7 +985,38 @@ class _Analyzer:
             "dynamic": self.dynamic,
             "star_imports": list(self.star_imports),
             "address_defines": address_defines,
+            "mutating_methods": list(self.mutating_methods),
         }
+
+
+def _methods_changing_self(node, known):
+    """Names of the methods of class `node` that change their object: they assign to,
+    augment or delete an attribute or item of their first parameter, or call a mutating
+    method on it (dunder methods left out: nobody calls them as `obj.m()`)."""
+    out = {}
+    for fn in node.body:
+        if not isinstance(fn, _FUNCTIONS) or fn.name.startswith("__"):
+            continue
+        params = [*fn.args.posonlyargs, *fn.args.args]
+        if not params or any(isinstance(d, ast.Name) and d.id == "staticmethod"
+                             for d in fn.decorator_list):
+            continue
+        me = params[0].arg
+        for sub in ast.walk(fn):
+            if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                targets = (sub.targets if isinstance(sub, (ast.Assign, ast.Delete))
+                           else [sub.target])
+                hit = any(isinstance(t, (ast.Attribute, ast.Subscript)) and _base_name(t) == me
+                          for t in targets)
+            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+                hit = (_base_name(sub.func.value) == me
+                       and (sub.func.attr in _MUTATING_METHODS or sub.func.attr in known))
+            else:
+                hit = False
+            if hit:
+                out[fn.name] = None
+                break
+    return out
 
 
 def _value_kind(tree):
@@ -1005,10 +1047,11 @@ def _empty_analysis(error=None):
         "dynamic": False,
         "star_imports": [],
         "address_defines": [],
+        "mutating_methods": [],
     }
 
 
-def analyze(code):
+def analyze(code, mutating_methods=()):
     """Static dependencies of one cell's code; see the module docstring for the range rewrite.
 
     Returns a dict (lists in order of first appearance):
@@ -1026,6 +1069,9 @@ def analyze(code):
     - `dynamic`: the cell may define globals invisibly (`globals()[...] =`, `exec`,
       `setattr(module, ...)`, `sys.modules`, `__builtins__`); `star_imports`: modules
       star-imported;
+    - `mutating_methods`: methods of the classes the cell defines that change their object;
+      `mutating_methods` given to `analyze` (those of the notebook's classes) count as
+      mutating methods for rule (2);
     - `value_kind` ("expr", "assign" or "none");
     - `error`: None, or one line ("SyntaxError: ..." or "AnalysisError: ...") with every other
       field empty. An analysis that fails never looks like "no dependencies".
@@ -1042,7 +1088,7 @@ def analyze(code):
     except KeyboardInterrupt:
         return _empty_analysis("AnalysisError: the analysis of the cell was interrupted")
     try:
-        a = _Analyzer(tree.body[-1] if tree.body else None)
+        a = _Analyzer(tree.body[-1] if tree.body else None, mutating_methods)
         a.body(tree.body)
         return a.result(tree)
     except RecursionError:

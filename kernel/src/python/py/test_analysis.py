@@ -51,9 +51,9 @@ CASES = [
     C("[a, b] = t", r="t", d="a b"),
     C("*a, b = t", r="t", d="a b"),
     # --- augmented / annotated
-    C("x += 1", r="x", d="x"),
+    C("x += 1", r="x", d="x", mut="x"),  # `acc += [3]` changes a list in place
     C("x = 0\nx += step", r="step", d="x"),
-    C("x -= y * z", r="x y z", d="x"),
+    C("x -= y * z", r="x y z", d="x", mut="x"),
     C("n: int = 3", r="int", d="n"),
     C("n: int", r="int"),
     C("n: Custom = make()", r="make Custom", d="n"),
@@ -91,13 +91,15 @@ CASES = [
     C("try:\n    x = 1\nexcept ValueError:\n    x = 2", r="ValueError", d="x"),
     C("try:\n    x = f()\nexcept E:\n    pass", r="f E", d="x", maybe="x"),
     C("try:\n    pass\nexcept E:\n    y = 1", r="E", d="y", maybe="y"),
-    C("try:\n    f()\nexcept E as e:\n    print(e)", r="f E print"),
-    C("try:\n    f()\nexcept E as e:\n    msg = str(e)", r="f E str", d="msg", maybe="msg"),
-    C("try:\n    f()\nexcept E as e:\n    pass\ne", r="f E e"),
+    # A handler that runs unbinds its `as` name: a maybe-definition, never a value.
+    C("try:\n    f()\nexcept E as e:\n    print(e)", r="f E print", d="e", maybe="e"),
+    C("try:\n    f()\nexcept E as e:\n    msg = str(e)", r="f E str", d="e msg",
+      maybe="e msg"),
+    C("try:\n    f()\nexcept E as e:\n    pass\ne", r="f E e", d="e", maybe="e"),
     C("try:\n    f()\nfinally:\n    done = True", r="f", d="done"),
     C("try:\n    import foo\nexcept ImportError:\n    foo = None", r="ImportError", d="foo"),
     C("try:\n    a = 1\nexcept E:\n    raise\nelse:\n    b = a", r="E", d="a b"),
-    C("try:\n    f()\nexcept* E as g:\n    pass", r="f E"),
+    C("try:\n    f()\nexcept* E as g:\n    pass", r="f E", d="g", maybe="g"),
     # --- imports
     C("import os", d="os"),
     C("import os.path", d="os"),
@@ -233,7 +235,7 @@ CASES = [
     C("class K:\n    F1 = 0.8\n    G = F1 * 2", d="K"),
     C("B2 = 1\nA1 = 2", d="B2 A1", ad="B2 A1", assigns_address="B2"),
     C("for Q1 in qs:\n    pass", r="qs", d="Q1", maybe="Q1", ad="Q1"),
-    C("try:\n    f()\nexcept E as A1:\n    pass", r="f E", assigns_address=None),
+    C("try:\n    f()\nexcept E as A1:\n    pass", r="f E", d="A1", assigns_address="A1"),
     C("x = [A1 for _ in r]", r="r", a="A1", d="x"),
     C("import os as A1", d="A1", ad="A1"),
     # --- builtins
@@ -346,6 +348,22 @@ def test_table(code, expected):
         assert got["dynamic"] is False
 
 
+def test_methods_that_change_their_object_are_found_and_then_count_as_mutating():
+    account = ("class Account:\n"
+               "    def __init__(self, b):\n        self.balance = b\n"
+               "    def deposit(self, v):\n        self.balance += v\n        return self.balance\n"
+               "    def add_tag(self, t):\n        self.tags.append(t)\n"
+               "    def total(self):\n        return self.balance\n"
+               "    @staticmethod\n    def make(x):\n        x.y = 1\n")
+    got = analyze(account)
+    assert got["mutating_methods"] == ["deposit", "add_tag"]
+    # A call of one on another cell's object, even as the shown value, changes it in place.
+    assert analyze("acct.deposit(70)", ["deposit"])["mutates"] == ["acct"]
+    assert analyze("acct.deposit(70)")["mutates"] == []
+    assert analyze("acct.total()", ["deposit"])["mutates"] == []
+    assert analyze("acct = make()\nacct.deposit(1)", ["deposit"])["mutates"] == []
+
+
 def test_table_has_at_least_150_cases():
     assert len(CASES) >= 150
 
@@ -430,7 +448,7 @@ def test_entry_analyses_the_code_after_the_magic_transform(entry):
 
 
 def test_entry_reports_a_failed_analysis_as_an_error(entry, monkeypatch):
-    def fail(code):
+    def fail(code, mutating_methods=()):
         raise RuntimeError("analysis bug")
 
     monkeypatch.setattr(sheet, "analyze", fail)
