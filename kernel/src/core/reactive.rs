@@ -63,8 +63,9 @@ pub struct CellRecord {
     /// The cell's Python object, holding the code Python runs (ranges rewritten); None only if
     /// Python failed to make it.
     py: Option<CellHandle>,
-    /// What calling this cell's functions may bind or change, for the cells that call them.
-    deferred_writes: Vec<String>,
+    /// What calling each of this cell's functions may bind or change, for the cells that
+    /// call them.
+    function_writes: BTreeMap<String, Vec<String>>,
     /// The (name, definer) bindings Python last got for this cell, and the epoch they were
     /// given in: unchanged bindings are not sent again.
     bound: Vec<(String, Option<Address>)>,
@@ -309,15 +310,16 @@ impl Reactive {
         let mut reads_names = strings("reads_names");
         // `R2` read where no cell sits may be another cell's variable named R2.
         reads_names.extend(strings("reads_addresses"));
-        self.mutating_methods
-            .extend(strings("mutating_methods"));
+        self.mutating_methods.extend(strings("mutating_methods"));
         // Calling another cell's function that binds a global (`global g`) or changes one in
         // place makes this cell a new version of that name.
         let mut mutates = strings("mutates");
         for name in &reads_names {
             if let Some(definer) = self.sheet.definer_of(name, address) {
                 if let Some(record) = self.cells.get(&definer).filter(|_| definer != address) {
-                    mutates.extend(record.deferred_writes.iter().cloned());
+                    if let Some(writes) = record.function_writes.get(name) {
+                        mutates.extend(writes.iter().cloned());
+                    }
                 }
             }
         }
@@ -390,7 +392,8 @@ impl Reactive {
                 summary: String::new(),
                 png: None,
                 py,
-                deferred_writes: strings("deferred_writes"),
+                function_writes: serde_json::from_value(analysis["function_writes"].clone())
+                    .unwrap_or_default(),
                 bound: Vec::new(),
                 bound_epoch: 0,
             },

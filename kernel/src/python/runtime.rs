@@ -194,9 +194,9 @@ impl PythonRuntime {
             // An interrupt meant for the cell can land in this kernel code: make the object
             // anyway and pass the interrupt on to the cell's own code.
             for _ in 0..3 {
-                made = self
-                    .cells_function(py, "cell")
-                    .and_then(|f| f.call1((address, code, defines.to_vec(), dynamic, changes.to_vec())));
+                made = self.cells_function(py, "cell").and_then(|f| {
+                    f.call1((address, code, defines.to_vec(), dynamic, changes.to_vec()))
+                });
                 match &made {
                     Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {
                         interrupted = true;

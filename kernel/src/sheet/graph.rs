@@ -445,15 +445,25 @@ impl Sheet {
             .filter(|(name, d)| d.is_some() || cell.deps.maybe_defines.contains(name))
             .map(|(n, &d)| (n.as_str(), d))
             .collect();
-        if self.multi.is_empty() {
-            return out;
-        }
         let key = cell.key(addr);
+        let before = |name: &str| {
+            self.definers
+                .get(name)
+                .and_then(|defs| defs.range(..key).next_back())
+                .map(|&(_, d)| d)
+        };
+        // What it binds starts as the cells before it left it: unbound when none defines
+        // it, so a cell that fails before binding a name leaves it as a fresh run would.
+        for name in &cell.deps.defines {
+            if !cell.reads.contains_key(name) {
+                out.push((name.as_str(), before(name)));
+            }
+        }
         for name in &self.multi {
-            if cell.reads.contains_key(name) {
+            if cell.reads.contains_key(name) || cell.deps.defines.contains(name) {
                 continue;
             }
-            if let Some(&(_, d)) = self.definers[name].range(..key).next_back() {
+            if let Some(d) = before(name) {
                 out.push((name.as_str(), Some(d)));
             }
         }
@@ -1487,9 +1497,14 @@ mod tests {
         set(&mut sheet, "A2", deps(&[], &["x"], &["y"]));
         set(&mut sheet, "A3", deps(&[], &[], &["x"]));
         set(&mut sheet, "A4", deps(&[], &["show"], &[]));
-        assert_eq!(sheet.bindings(a("A2")), vec![("x", Some(a("A1")))]);
+        assert_eq!(
+            sheet.bindings(a("A2")),
+            vec![("x", Some(a("A1"))), ("y", None)]
+        );
         assert_eq!(sheet.bindings(a("A4")), vec![("x", Some(a("A3")))]);
-        assert_eq!(sheet.bindings(a("A1")), vec![]);
+        // A1 and A3 start with x as the cells before them left it.
+        assert_eq!(sheet.bindings(a("A1")), vec![("x", None)]);
+        assert_eq!(sheet.bindings(a("A3")), vec![("x", Some(a("A1")))]);
         assert_eq!(sheet.final_bindings(), vec![("x", a("A3"))]);
     }
 

@@ -15,7 +15,21 @@ linecache = LazyModule("linecache")
 # Frames whose code comes from the kernel's own modules are left out of tracebacks.
 _INTERNAL_PREFIX = "<pysheets."
 
-user_ns = {"__name__": "__main__", "__builtins__": builtins}
+def _main_namespace():
+    main = sys.modules.get("__main__")
+    if main is None:
+        main = type(sys)("__main__")
+        sys.modules["__main__"] = main
+    ns = main.__dict__
+    ns["__name__"] = "__main__"
+    ns["__builtins__"] = builtins
+    return ns
+
+
+# Cells run in `__main__`'s namespace, as in ipykernel: `pickle` (so multiprocessing, joblib,
+# Dask) finds cell-defined functions and classes there, and `sys.modules[__name__]` is the
+# namespace cells see.
+user_ns = _main_namespace()
 
 
 def _cell_filename(count):

@@ -986,7 +986,28 @@ class _Analyzer:
             "star_imports": list(self.star_imports),
             "address_defines": address_defines,
             "mutating_methods": list(self.mutating_methods),
+            "function_writes": self._function_writes(),
         }
+
+    def _function_writes(self):
+        """{function name: the globals calling it may bind or change}, for the cell's
+        module-level functions (through the other functions of the cell they call)."""
+        out = {}
+        for name in self.cell_functions:
+            seen, todo, writes = set(), [name], {}
+            while todo:
+                n = todo.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                info = self.cell_functions.get(n)
+                if info is not None:
+                    writes.update(info.binds)
+                    writes.update(info.mutates)
+                    todo.extend(info.calls)
+            if writes:
+                out[name] = list(writes)
+        return out
 
 
 def _methods_changing_self(node, known):
@@ -1048,6 +1069,7 @@ def _empty_analysis(error=None):
         "star_imports": [],
         "address_defines": [],
         "mutating_methods": [],
+        "function_writes": {},
     }
 
 
@@ -1069,6 +1091,7 @@ def analyze(code, mutating_methods=()):
     - `dynamic`: the cell may define globals invisibly (`globals()[...] =`, `exec`,
       `setattr(module, ...)`, `sys.modules`, `__builtins__`); `star_imports`: modules
       star-imported;
+    - `function_writes`: {function: globals calling it may bind or change};
     - `mutating_methods`: methods of the classes the cell defines that change their object;
       `mutating_methods` given to `analyze` (those of the notebook's classes) count as
       mutating methods for rule (2);

@@ -364,6 +364,18 @@ def test_methods_that_change_their_object_are_found_and_then_count_as_mutating()
     assert analyze("acct = make()\nacct.deposit(1)", ["deposit"])["mutates"] == []
 
 
+def test_function_writes_name_what_calling_each_function_may_change():
+    got = analyze("received = []\n"
+                  "def target(c):\n    received.append(c)\n"
+                  "def set_mode(m):\n    global mode\n    mode = m\n"
+                  "def both(x):\n    target(x)\n    set_mode(x)\n"
+                  "def pure(x):\n    return x + 1\n")
+    assert got["function_writes"] == {"target": ["received"], "set_mode": ["mode"],
+                                      "both": ["mode", "received"]} or \
+        {k: sorted(v) for k, v in got["function_writes"].items()} == {
+            "target": ["received"], "set_mode": ["mode"], "both": ["mode", "received"]}
+
+
 def test_table_has_at_least_150_cases():
     assert len(CASES) >= 150
 
