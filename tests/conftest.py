@@ -20,15 +20,18 @@ import sys
 import time
 from pathlib import Path
 from queue import Empty
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
+from jupyter_client.connect import write_connection_file
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
 KERNEL_NAME = os.environ.get("PYSHEETS_KERNEL", "pysheets")
+# The kernel binary, for tests that start it themselves (not through a kernelspec).
+KERNEL_BIN = Path(os.environ.get("PYSHEETS_BIN", REPO / "target" / "release" / "pysheets-kernel"))
 IS_PYSHEETS = KERNEL_NAME == "pysheets"
 
 # Generous upper bounds; a healthy kernel answers in milliseconds.
@@ -219,24 +222,51 @@ def get_reply(
             return msg
 
 
-def collect_iopub(kc: Any, msg_id: str, timeout: float = REPLY_TIMEOUT) -> list[dict[str, Any]]:
-    """All iopub messages whose parent is ``msg_id``, up to and including status idle."""
-    msgs: list[dict[str, Any]] = []
+def read_iopub(
+    kc: Any,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+    timeout: float = REPLY_TIMEOUT,
+) -> list[dict[str, Any]]:
+    """Read IOPub for at most ``timeout`` s; return the messages ``keep`` accepts (all if None).
+
+    Stops after the first kept message that ``until`` accepts (with no ``until``, reads for the
+    whole ``timeout``). It never fails: whether ``until`` was met is whether the last message
+    returned meets it.
+    """
+    kept: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            types = [m["msg_type"] for m in msgs]
-            raise AssertionError(f"no idle for {msg_id} within {timeout} s; got {types}")
+            return kept
         try:
             msg = kc.iopub_channel.get_msg(timeout=left)
         except Empty:
             continue
-        if msg["parent_header"].get("msg_id") != msg_id:
+        if keep is not None and not keep(msg):
             continue
-        msgs.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return msgs
+        kept.append(msg)
+        if until is not None and until(msg):
+            return kept
+
+
+def child_of(msg_id: str) -> Callable[[dict[str, Any]], bool]:
+    """A ``keep`` for :func:`read_iopub`: messages whose parent is ``msg_id``."""
+    return lambda msg: msg["parent_header"].get("msg_id") == msg_id
+
+
+def is_idle(msg: dict[str, Any]) -> bool:
+    return msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+
+
+def collect_iopub(kc: Any, msg_id: str, timeout: float = REPLY_TIMEOUT) -> list[dict[str, Any]]:
+    """All iopub messages whose parent is ``msg_id``, up to and including status idle."""
+    msgs = read_iopub(kc, until=is_idle, keep=child_of(msg_id), timeout=timeout)
+    if not msgs or not is_idle(msgs[-1]):
+        types = [m["msg_type"] for m in msgs]
+        raise AssertionError(f"no idle for {msg_id} within {timeout} s; got {types}")
+    return msgs
 
 
 def execute(
@@ -268,6 +298,16 @@ def assert_ok(reply: dict[str, Any]) -> None:
         f"expected status ok, got {content.get('status')}: "
         f"{content.get('ename')}: {content.get('evalue')}\n" + "\n".join(content.get("traceback", []))
     )
+
+
+def connection_file(tmp_path: Path, **overrides: Any) -> Path:
+    """A connection file with free ports on 127.0.0.1, for a kernel a test starts itself."""
+    path = tmp_path / "kernel-test.json"
+    write_connection_file(str(path), ip="127.0.0.1", key=b"a-test-key", transport="tcp")
+    data = json.loads(path.read_text())
+    data.update(overrides)
+    path.write_text(json.dumps(data))
+    return path
 
 
 def jupyter_bin(name: str) -> str:

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, VENV, assert_ok, clean_env, execute, kernel_spec
+from conftest import KERNEL_BIN as BIN
+from conftest import VENV, assert_ok, clean_env, connection_file, execute, kernel_spec
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
-
-BIN = Path(os.environ.get("PYSHEETS_BIN", REPO / "target" / "release" / "pysheets-kernel"))
 
 pysheets_only = pytest.mark.pysheets_only
 
@@ -31,15 +30,6 @@ def run_bin(*args: str, timeout: float = 15, **kw: Any) -> subprocess.CompletedP
         )
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"pysheets-kernel {' '.join(args)} still running after {timeout} s: {e}")
-
-
-def connection_file(tmp_path: Path, **overrides: Any) -> Path:
-    path = tmp_path / "kernel-test.json"
-    write_connection_file(str(path), ip="127.0.0.1", key=b"a-test-key", transport="tcp")
-    data = json.loads(path.read_text())
-    data.update(overrides)
-    path.write_text(json.dumps(data))
-    return path
 
 
 @pysheets_only

@@ -13,11 +13,10 @@ import datetime as dt
 import time
 import uuid
 from pathlib import Path
-from queue import Empty
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from conftest import REPLY_TIMEOUT, assert_ok, collect_iopub, get_reply, start_kernel, stop_kernel
+from conftest import REPLY_TIMEOUT, assert_ok, child_of, collect_iopub, get_reply, read_iopub
 
 pytestmark = pytest.mark.pysheets_only
 
@@ -30,11 +29,9 @@ SHEET_MIME = "application/vnd.pysheets.sheet+json"
 
 
 @pytest.fixture
-def km_kc() -> Iterator[tuple[Any, Any]]:
+def km_kc(fresh_kernel: tuple[Any, Any]) -> tuple[Any, Any]:
     """A fresh kernel per test: the sheet is kernel state."""
-    km, kc = start_kernel()
-    yield km, kc
-    stop_kernel(km, kc)
+    return fresh_kernel
 
 
 @pytest.fixture
@@ -683,15 +680,7 @@ def test_updates_arrive_before_reply_and_idle(kc: Any) -> None:
         m["content"].get("text", "") for m in iopub if m["msg_type"] == "stream"
     ), "stdout of a re-run cell must not be shown"
     # Nothing for this request after idle.
-    late = []
-    end = time.monotonic() + 0.5
-    while time.monotonic() < end:
-        try:
-            m = kc.iopub_channel.get_msg(timeout=0.1)
-        except Empty:
-            continue
-        if m["parent_header"].get("msg_id") == msg_id:
-            late.append(m["msg_type"])
+    late = [m["msg_type"] for m in read_iopub(kc, keep=child_of(msg_id), timeout=0.5)]
     assert late == [], f"messages after idle: {late}"
 
 
@@ -755,18 +744,13 @@ def test_comm_snapshot_and_updates(kc: Any) -> None:
     )
 
     def comm_msgs(seconds: float, stop_type: str | None = None) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = []
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                m = kc.iopub_channel.get_msg(timeout=0.1)
-            except Empty:
-                continue
-            if m["msg_type"] in ("comm_msg", "comm_close") and m["content"].get("comm_id") == comm_id:
-                got.append(m)
-                if stop_type and m["content"].get("data", {}).get("type") == stop_type:
-                    break
-        return got
+        def ours(m: dict[str, Any]) -> bool:
+            return m["msg_type"] in ("comm_msg", "comm_close") and m["content"].get("comm_id") == comm_id
+
+        def stop(m: dict[str, Any]) -> bool:
+            return bool(stop_type) and m["content"].get("data", {}).get("type") == stop_type
+
+        return read_iopub(kc, until=stop, keep=ours, timeout=seconds)
 
     got = comm_msgs(5, "snapshot")
     assert got and got[0]["msg_type"] == "comm_msg", f"no comm_msg for the pysheets comm: {got}"
@@ -798,17 +782,16 @@ def test_comm_carries_a_small_png_of_picture_values(kc: Any) -> None:
     kc.shell_channel.send(
         kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
     )
-    end = time.monotonic() + 5
-    snapshot = None
-    while snapshot is None and time.monotonic() < end:
-        try:
-            m = kc.iopub_channel.get_msg(timeout=0.1)
-        except Empty:
-            continue
-        data = m["content"].get("data", {})
-        if m["msg_type"] == "comm_msg" and m["content"].get("comm_id") == comm_id:
-            if data.get("type") == "snapshot":
-                snapshot = data["sheet"]
+
+    def is_snapshot(m: dict[str, Any]) -> bool:
+        return (
+            m["msg_type"] == "comm_msg"
+            and m["content"].get("comm_id") == comm_id
+            and m["content"].get("data", {}).get("type") == "snapshot"
+        )
+
+    got = read_iopub(kc, until=is_snapshot, keep=is_snapshot, timeout=5)
+    snapshot = got[0]["content"]["data"]["sheet"] if got else None
     assert snapshot is not None, "no snapshot on the pysheets comm"
     cells = by_address(snapshot)
     png = cells["C7"].get("png")

@@ -5,8 +5,87 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-/** A cell's first-line label: `# @B3 title` (what the kernel reads as the address). */
-const LABEL = /^#\s*@([A-Za-z]{1,3}[0-9]+)\b.*$/;
+/**
+ * A cell's first-line label, `# @B3 title` or `# @C1 model lazy`: the kernel's grammar
+ * (kernel/src/core/labels.rs), checked against the same table of cases
+ * (kernel/tests/data/labels.json) by both test suites.
+ */
+export interface ILabel {
+  /** The address, as the kernel spells it (`B3`). */
+  address: string;
+  /** The words after the address, without a final `lazy`. */
+  title: string;
+  /** A final word `lazy` opts the cell into lazy re-runs. */
+  lazy: boolean;
+}
+
+/** Unicode White_Space, as Rust's `char::is_whitespace` (not JavaScript's `\s`). */
+const SPACE =
+  /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
+function trimSpace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && SPACE.test(text[start])) {
+    start++;
+  }
+  while (end > start && SPACE.test(text[end - 1])) {
+    end--;
+  }
+  return text.slice(start, end);
+}
+
+/** Uppercase column letters, then a row without leading zeros (at most 7 digits). */
+const ADDRESS = /^([A-Z]{1,3})([1-9][0-9]{0,6})$/;
+
+/** Whether `text` is an address within A1..XFD1048576, as the kernel parses one. */
+export function isAddress(text: string): boolean {
+  const m = ADDRESS.exec(text);
+  if (!m) {
+    return false;
+  }
+  let col = 0;
+  for (const letter of m[1]) {
+    col = col * 26 + letter.charCodeAt(0) - 64;
+  }
+  return col <= 16384 && Number(m[2]) <= 1048576;
+}
+
+/** The label on the first line of `code`, if it has one. */
+export function parseLabel(code: string): ILabel | null {
+  const nl = code.indexOf('\n');
+  const first = trimSpace(nl < 0 ? code : code.slice(0, nl));
+  if (!first.startsWith('#')) {
+    return null;
+  }
+  const afterHash = trimSpace(first.slice(1));
+  if (!afterHash.startsWith('@')) {
+    return null;
+  }
+  const rest = afterHash.slice(1);
+  const gap = rest.search(SPACE);
+  const token = gap < 0 ? rest : rest.slice(0, gap);
+  let title = gap < 0 ? '' : trimSpace(rest.slice(gap + 1));
+  if (!isAddress(token)) {
+    return null;
+  }
+  let lazy = false;
+  let lastGap = -1;
+  for (let i = title.length - 1; i >= 0; i--) {
+    if (SPACE.test(title[i])) {
+      lastGap = i;
+      break;
+    }
+  }
+  if (lastGap >= 0 && title.slice(lastGap + 1) === 'lazy') {
+    title = trimSpace(title.slice(0, lastGap));
+    lazy = true;
+  } else if (lastGap < 0 && title === 'lazy') {
+    title = '';
+    lazy = true;
+  }
+  return { address: token, title, lazy };
+}
 
 /** The code without its first-line label, for showing in the bar. */
 export function stripLabel(code: string): {
@@ -14,18 +93,18 @@ export function stripLabel(code: string): {
   body: string;
 } {
   const nl = code.indexOf('\n');
-  const first = nl < 0 ? code : code.slice(0, nl);
-  if (LABEL.test(first.trim())) {
-    return { label: first, body: nl < 0 ? '' : code.slice(nl + 1) };
+  if (parseLabel(code)) {
+    return {
+      label: nl < 0 ? code : code.slice(0, nl),
+      body: nl < 0 ? '' : code.slice(nl + 1)
+    };
   }
   return { label: null, body: code };
 }
 
 /** The label's address, if the code starts with one. */
 export function labelAddress(code: string): string | null {
-  const { label } = stripLabel(code);
-  const m = label ? LABEL.exec(label.trim()) : null;
-  return m ? m[1].toUpperCase() : null;
+  return parseLabel(code)?.address ?? null;
 }
 
 export interface IFormulaCommit {

@@ -34,40 +34,40 @@ pub fn parse(code: &str) -> Option<Label> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
-    fn addr(s: &str) -> Address {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn labels_with_and_without_titles() {
-        assert_eq!(
-            parse("# @B3\n1"),
-            Some(Label {
-                address: addr("B3"),
-                title: String::new(),
-                lazy: false
-            })
-        );
-        let l = parse("  #@AB12 total revenue  \nx").unwrap();
-        assert_eq!(
-            (l.address, l.title.as_str(), l.lazy),
-            (addr("AB12"), "total revenue", false)
-        );
-        let l = parse("# @C1 slow model lazy").unwrap();
-        assert_eq!((l.title.as_str(), l.lazy), ("slow model", true));
-        let l = parse("# @C1 lazy").unwrap();
-        assert_eq!((l.title.as_str(), l.lazy), ("", true));
-    }
+    /// The label grammar's table of cases, shared with the extension's jest suite
+    /// (`labextension/src/__tests__/labels.spec.ts`), so both parsers agree.
+    const TABLE: &str = include_str!("../../tests/data/labels.json");
 
     #[test]
-    fn not_labels() {
-        assert_eq!(parse("x = 1  # @A1"), None);
-        assert_eq!(parse("# A1"), None);
-        assert_eq!(parse("# @a1"), None);
-        assert_eq!(parse("# @A0"), None);
-        assert_eq!(parse("# @email@example.com"), None);
-        assert_eq!(parse("\n# @A1"), None);
-        assert_eq!(parse(""), None);
+    fn the_shared_table_of_labels() {
+        let table: Value = serde_json::from_str(TABLE).expect("labels.json is JSON");
+        let cases = table["cases"].as_array().expect("labels.json has cases");
+        assert!(cases.len() >= 30, "only {} cases", cases.len());
+        let mut wrong = Vec::new();
+        for case in cases {
+            let code = case["code"].as_str().expect("each case has code");
+            let want = match &case["label"] {
+                Value::Null => None,
+                label => Some((
+                    label["address"].as_str().expect("address").to_string(),
+                    label["title"].as_str().expect("title").to_string(),
+                    label["lazy"].as_bool().expect("lazy"),
+                )),
+            };
+            let got = parse(code).map(|l| (l.address.to_string(), l.title, l.lazy));
+            if got != want {
+                wrong.push(format!(
+                    "{code:?} ({}): expected {want:?}, got {got:?}",
+                    case["note"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "labels.json disagrees:\n{}",
+            wrong.join("\n")
+        );
     }
 }

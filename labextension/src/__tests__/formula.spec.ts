@@ -15,7 +15,7 @@ describe('labels', () => {
   });
 
   it('reads the label address', () => {
-    expect(labelAddress('# @c12 model lazy\nx')).toBe('C12');
+    expect(labelAddress('# @C12 model lazy\nx')).toBe('C12');
     expect(labelAddress('x = 1')).toBeNull();
   });
 });
