@@ -15,3 +15,28 @@ pub mod runtime;
 pub use runtime::{
     Analysis, CellHandle, CellRan, MarkKind, PyCallError, PyException, PythonRuntime, RunMode,
 };
+
+#[cfg(test)]
+mod tests {
+    /// The Python layer publishes into a sink the core gives it; it uses neither the wire
+    /// protocol nor the core.
+    #[test]
+    fn the_python_layer_uses_neither_protocol_nor_core() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("bridge.rs", include_str!("bridge.rs")),
+            ("capture.rs", include_str!("capture.rs")),
+            ("interpreter.rs", include_str!("interpreter.rs")),
+            ("runtime.rs", include_str!("runtime.rs")),
+        ];
+        for (file, text) in sources {
+            for forbidden in ["crate::protocol", "crate::core"] {
+                let uses = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//") && !l.contains("\"crate::"))
+                    .any(|l| l.contains(forbidden));
+                assert!(!uses, "python/{file} uses {forbidden}");
+            }
+        }
+    }
+}
