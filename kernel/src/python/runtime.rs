@@ -266,6 +266,17 @@ impl PythonRuntime {
         name: &'static str,
         args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>,
     ) -> Result<Value, PyCallError> {
+        self.call_passing_interrupt(name, args, true)
+    }
+
+    /// [`PythonRuntime::call`]; `pass_on` says whether an interrupt that lands in this call is
+    /// passed on to the next code that runs (the cell the user meant), or only reported.
+    fn call_passing_interrupt(
+        &self,
+        name: &'static str,
+        args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>,
+        pass_on: bool,
+    ) -> Result<Value, PyCallError> {
         Python::attach(|py| {
             let args = pyo3::types::PyTuple::new(py, args(py)).expect("a tuple of objects");
             let result = self
@@ -278,6 +289,12 @@ impl PythonRuntime {
                     call: name,
                     detail: e.to_string(),
                 }),
+                Err(e)
+                    if !pass_on
+                        && e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) =>
+                {
+                    Err(PyCallError::Interrupted(PyException::interrupt()))
+                }
                 Err(e) => Err(self.failure(py, name, e)),
             }
         })
@@ -364,10 +381,15 @@ impl PythonRuntime {
         self.call("user_expressions_json", |py| vec![str_obj(py, &text)])
     }
 
-    /// The static analysis of a cell's code (ranges already rewritten).
+    /// The static analysis of a cell's code (ranges already rewritten). An interrupt that
+    /// lands here is the cell's error (the cell does not run), so it is not passed on.
     pub fn analyze(&self, code: &str) -> Result<Analysis, PyCallError> {
         let text = json!({ "code": code }).to_string();
-        let reply = self.call("sheet_analyze_json", |py| vec![str_obj(py, &text)])?;
+        let reply = self.call_passing_interrupt(
+            "sheet_analyze_json",
+            |py| vec![str_obj(py, &text)],
+            false,
+        )?;
         serde_json::from_value(reply).map_err(|e| PyCallError::BadReply {
             call: "sheet_analyze_json",
             detail: e.to_string(),
