@@ -800,3 +800,30 @@ def test_comm_carries_a_small_png_of_picture_values(kc: Any) -> None:
 
     assert base64.b64decode(png).startswith(b"\x89PNG"), png[:40]
     assert "png" not in cells["C8"], cells["C8"]
+
+
+def test_a_cycle_made_elsewhere_by_an_edit(kc: Any) -> None:
+    """A1 stops defining `a`: C1 now reads D1's `a`, which reads C1's `b`. A1 is not on that
+    cycle: it runs and shows its value as a new output; C1 and D1 show the cycle error."""
+    cell(kc, "a = 1", "ca")
+    cell(kc, "# @C1\nb = a + 1", "cc")
+    _, iopub = cell(kc, "# @D1\na = b * 2", "cd")
+    assert shown(iopub, "D1") == ["4"]
+    reply, iopub = run(kc, "z = 1", "ca")
+    assert_ok(reply)
+    md = ps(reply)
+    assert md["address"] == "A1", md
+    assert shown(iopub, "A1") == ["1"], msg_types(iopub)
+    assert updates_of(iopub, "A1") == [], "A1's value went to an output the client cleared"
+    assert {"C1", "D1"} <= set(md["errors"]) and "A1" not in md["errors"], md
+    for addr in ("C1", "D1"):
+        texts = updates_of(iopub, addr)
+        assert texts and "circular reference" in texts[-1], (addr, updates(iopub))
+    cells = by_address(sheet(kc)[0])
+    assert cells["A1"]["state"] == "ok", cells["A1"]
+    assert cells["C1"]["state"] == "error" and "circular" in cells["C1"]["error"], cells["C1"]
+    # D1 stops reading C1: the cycle is gone and C1 runs again.
+    reply, iopub = cell(kc, "# @D1\na = 5", "cd")
+    assert "C1" in ps(reply)["reran"], ps(reply)
+    assert updates_of(iopub, "C1") == ["6"]
+    assert ps(reply)["errors"] == []

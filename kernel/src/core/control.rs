@@ -42,15 +42,8 @@ pub async fn serve(
                 );
             }
             "shutdown_request" => {
-                let restart = msg.bool_field("restart", false);
-                let content = json!({"status": "ok", "restart": restart});
-                reply("shutdown_reply", content.clone());
-                outbox.publish(identity.broadcast(Some(&msg.header), "shutdown_reply", content));
-                status("idle");
-                outbox.flush().await;
-                // Give the control writer a moment to hand the reply to the socket.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                std::process::exit(0);
+                super::shutdown::answer(&identity, &outbox, &outbox.control, &msg);
+                super::shutdown::exit_after_flush_async(&outbox).await;
             }
             other => {
                 tracing::warn!("control: unsupported message type {other:?}, ignored");

@@ -5,7 +5,7 @@
 //! the fd readers have threads of their own. SIGINT is blocked everywhere but here, so an
 //! interrupt in `signal` mode lands on the thread that runs the cell.
 
-use super::{control, history, interrupt, shell::Shell};
+use super::{control, history, interrupt, shell::Shell, wire_sink::WireSink};
 use crate::protocol::connection::ConnectionInfo;
 use crate::protocol::signing::Signer;
 use crate::protocol::sockets::{self, Inbox};
@@ -61,7 +61,8 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
             },
         )
     };
-    bridge::install(identity.clone(), outbox.clone(), stdin_rx);
+    let sink = Arc::new(WireSink::new(identity.clone(), outbox.clone(), stdin_rx));
+    bridge::install(sink.clone());
 
     interrupt::set_sigint_blocked(false);
     interrupt::register_python_thread();
@@ -98,7 +99,7 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
     };
     exit_with_parent();
     let history = history::History::open(history::default_path().as_deref());
-    Shell::new(identity, outbox, py, history, capture).run(shell_rx);
+    Shell::new(identity, outbox, py, history, capture, sink).run(shell_rx);
     ExitCode::SUCCESS
 }
 

@@ -9,15 +9,8 @@ pub mod interrupt;
 pub mod kernel_info;
 pub mod labels;
 pub mod launch;
-pub mod reactive;
+pub mod live_sheet;
 pub mod sheet_view;
 pub mod shell;
-
-use crate::protocol::sockets::Outbox;
-
-/// Ends the process once IOPub has sent what is queued (shutdown_request on shell).
-pub fn exit_after_flush(outbox: &Outbox) -> ! {
-    outbox.flush_blocking();
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    std::process::exit(0)
-}
+pub mod shutdown;
+pub mod wire_sink;

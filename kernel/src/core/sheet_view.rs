@@ -1,8 +1,7 @@
 //! `%sheet`: the sheet as one output (JSON for the grid, HTML for notebooks, text for the
 //! console), and the `%sheet …` commands.
 
-use super::reactive::{Reactive, Report};
-use crate::python::PythonRuntime;
+use super::live_sheet::{CellRuntime, LiveSheet, Mode, Output, Report};
 use crate::sheet::Address;
 use serde_json::{json, Value};
 
@@ -31,11 +30,11 @@ fn colour(state: &str) -> &'static str {
 }
 
 /// A grid-shaped HTML table over the used rectangle of the sheet.
-fn html(reactive: &Reactive) -> String {
-    let Some(max_col) = reactive.cells.keys().map(|a| a.col).max() else {
+fn html<C>(sheet: &LiveSheet<C>) -> String {
+    let Some(max_col) = sheet.cells.keys().map(|a| a.col).max() else {
         return "<p><i>The sheet is empty.</i></p>".into();
     };
-    let max_row = reactive.cells.keys().map(|a| a.row).max().unwrap_or(0);
+    let max_row = sheet.cells.keys().map(|a| a.row).max().unwrap_or(0);
     let mut out = String::from(
         "<table class=\"pysheets-sheet\" style=\"border-collapse:collapse;font-family:monospace\">\
          <tr><th></th>",
@@ -53,7 +52,7 @@ fn html(reactive: &Reactive) -> String {
         ));
         for col in 0..=max_col {
             let address = Address { col, row };
-            match reactive.cells.get(&address) {
+            match sheet.cells.get(&address) {
                 Some(c) => {
                     let state = c.state.name();
                     let tip = match &c.title {
@@ -77,11 +76,11 @@ fn html(reactive: &Reactive) -> String {
     out
 }
 
-fn text(reactive: &Reactive) -> String {
-    let mode = if reactive.lazy { "lazy" } else { "auto" };
-    let mut out = format!("sheet: {} cells, mode {mode}\n", reactive.cells.len());
-    for (address, c) in &reactive.cells {
-        let reads: Vec<String> = reactive
+fn text<C>(sheet: &LiveSheet<C>) -> String {
+    let mode = sheet.mode.as_str();
+    let mut out = format!("sheet: {} cells, mode {mode}\n", sheet.cells.len());
+    for (address, c) in &sheet.cells {
+        let reads: Vec<String> = sheet
             .sheet
             .precedents(*address)
             .iter()
@@ -103,10 +102,10 @@ fn text(reactive: &Reactive) -> String {
     out
 }
 
-fn graph(reactive: &Reactive) -> Value {
+fn graph<C>(sheet: &LiveSheet<C>) -> Value {
     let mut edges = Vec::new();
-    for &address in reactive.cells.keys() {
-        for p in reactive.sheet.precedents(address) {
+    for &address in sheet.cells.keys() {
+        for p in sheet.sheet.precedents(address) {
             edges.push((p.to_string(), address.to_string()));
         }
     }
@@ -123,9 +122,10 @@ fn graph(reactive: &Reactive) -> Value {
 }
 
 /// Runs a `%sheet` command; returns the MIME bundle to show, or an error message.
-pub fn command(
-    reactive: &mut Reactive,
-    rt: &PythonRuntime,
+pub fn command<R: CellRuntime>(
+    sheet: &mut LiveSheet<R::Cell>,
+    rt: &R,
+    out: &impl Output,
     code: &str,
     count: i64,
     report: &mut Report,
@@ -133,23 +133,23 @@ pub fn command(
     let args: Vec<&str> = code.split_whitespace().skip(1).collect();
     match args.as_slice() {
         [] | ["show"] => Ok(json!({
-            SHEET_MIME: reactive.snapshot(),
-            "text/html": html(reactive),
-            "text/plain": text(reactive),
+            SHEET_MIME: sheet.snapshot(),
+            "text/html": html(sheet),
+            "text/plain": text(sheet),
         })),
-        ["graph"] => Ok(graph(reactive)),
+        ["graph"] => Ok(graph(sheet)),
         ["lazy"] => {
-            reactive.lazy = true;
+            sheet.mode = Mode::Lazy;
             Ok(
                 json!({"text/plain": "sheet mode: lazy (downstream cells go stale; `%sheet run` recomputes them)"}),
             )
         }
         ["auto"] => {
-            reactive.lazy = false;
+            sheet.mode = Mode::Auto;
             Ok(json!({"text/plain": "sheet mode: auto (downstream cells re-run by themselves)"}))
         }
         ["run"] => {
-            reactive.run_stale(rt, count, report);
+            sheet.run_stale(rt, out, count, report);
             let ran: Vec<String> = report.reran.iter().map(|a| a.to_string()).collect();
             Ok(
                 json!({"text/plain": format!("recomputed: {}", if ran.is_empty() { "nothing was stale".into() } else { ran.join(", ") })}),
@@ -158,10 +158,10 @@ pub fn command(
         ["delete", targets @ ..] if !targets.is_empty() => {
             for target in targets {
                 let address: Address = target.parse().map_err(|e| format!("%sheet delete: {e}"))?;
-                if !reactive.cells.contains_key(&address) {
+                if !sheet.cells.contains_key(&address) {
                     return Err(format!("%sheet delete: no cell at {address}"));
                 }
-                reactive.delete(rt, address, report);
+                sheet.delete(rt, out, address, report);
             }
             Ok(json!({"text/plain": format!("deleted {}", targets.join(", "))}))
         }

@@ -1,14 +1,16 @@
 //! Serving shell requests, in order, on the thread that runs Python.
 
-use super::reactive::{CellError, Reactive, Report};
-use super::{history::History, kernel_info, sheet_view};
+use super::live_sheet::{CellError, GridComms, LiveSheet, Report, Shown};
+use super::wire_sink::WireSink;
+use super::{history::History, kernel_info, sheet_view, shutdown};
 use crate::protocol::sockets::Outbox;
 use crate::protocol::wire::{Identity, Message};
-use crate::python::{bridge, capture::Capture, PythonRuntime};
+use crate::python::{bridge, capture::Capture, CellHandle, PythonRuntime};
 use crate::sheet::Address;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 
 pub struct Shell {
     pub identity: Identity,
@@ -16,7 +18,10 @@ pub struct Shell {
     pub runtime: PythonRuntime,
     pub history: History,
     pub capture: Option<Capture>,
-    reactive: Reactive,
+    /// Where Python's output goes (also the bridge's sink): told whose request is served.
+    sink: Arc<WireSink>,
+    sheet: LiveSheet<CellHandle>,
+    grid: GridComms,
     execution_count: i64,
     /// Requests that were queued behind a failed execute (with stop_on_error): executes among
     /// them are answered `aborted`, as ipykernel does; the rest are served.
@@ -31,6 +36,7 @@ impl Shell {
         runtime: PythonRuntime,
         history: History,
         capture: Option<Capture>,
+        sink: Arc<WireSink>,
     ) -> Self {
         Shell {
             identity,
@@ -38,7 +44,9 @@ impl Shell {
             runtime,
             history,
             capture,
-            reactive: Reactive::default(),
+            sink,
+            sheet: LiveSheet::default(),
+            grid: GridComms::default(),
             execution_count: 0,
             aborting: VecDeque::new(),
             aborting_count: 0,
@@ -115,50 +123,52 @@ impl Shell {
             "comm_info_request" => {
                 let target = msg.str_field("target_name");
                 let mut comms = self.runtime.comm_info(target);
-                if target.is_empty() || target == SHEET_TARGET {
-                    for id in &self.reactive.comms {
-                        comms[id.as_str()] = json!({"target_name": SHEET_TARGET});
-                    }
-                }
+                self.grid.add_info(target, &mut comms);
                 self.reply(
                     msg,
                     "comm_info_reply",
                     json!({"status": "ok", "comms": comms}),
                 );
             }
-            "comm_open" | "comm_msg" | "comm_close" if self.sheet_comm(msg) => {}
+            "comm_open" | "comm_msg" | "comm_close" if self.grid_comm(msg) => {}
             kind @ ("comm_open" | "comm_msg" | "comm_close") => {
-                let b = bridge::get();
-                if let Some(b) = b {
-                    b.begin(msg, false, false);
-                }
+                self.begin_output(msg, false, false);
                 let wire = json!({"header": msg.header.fields(), "content": msg.content,
                                   "metadata": msg.metadata});
                 self.runtime.comm(kind, &wire, &msg.buffers);
-                self.finish_output(b);
+                self.finish_output();
             }
             "shutdown_request" => {
-                let restart = msg.bool_field("restart", false);
-                self.reply(
-                    msg,
-                    "shutdown_reply",
-                    json!({"status": "ok", "restart": restart}),
-                );
-                self.publish(msg, "status", json!({"execution_state": "idle"}));
-                super::exit_after_flush(&self.outbox);
+                // What the request published through the bridge goes first.
+                if let Some(b) = bridge::get() {
+                    b.flush();
+                }
+                shutdown::answer(&self.identity, &self.outbox, &self.outbox.shell, msg);
+                shutdown::exit_after_flush(&self.outbox);
             }
             other => tracing::warn!("shell: unknown message type {other:?}, ignored"),
         }
         self.publish(msg, "status", json!({"execution_state": "idle"}));
     }
 
-    fn finish_output(&self, b: Option<&bridge::Bridge>) {
+    /// Everything Python publishes from now on belongs to `request`; a `silent` one publishes
+    /// no output.
+    fn begin_output(&self, request: &Message, silent: bool, allow_stdin: bool) {
+        if let Some(b) = bridge::get() {
+            b.begin(silent);
+        }
+        self.sink.begin(request, allow_stdin);
+    }
+
+    /// Every byte written so far (Python, C, subprocesses) is published, before the reply.
+    fn finish_output(&self) {
         if let Some(c) = &self.capture {
             c.sync();
         }
-        if let Some(b) = b {
+        if let Some(b) = bridge::get() {
             b.end();
         }
+        self.sink.end();
     }
 
     fn abort(&self, msg: &Message) {
@@ -186,10 +196,7 @@ impl Shell {
                 json!({"code": code, "execution_count": count}),
             );
         }
-        let b = bridge::get();
-        if let Some(b) = b {
-            b.begin(msg, silent, msg.bool_field("allow_stdin", true));
-        }
+        self.begin_output(msg, silent, msg.bool_field("allow_stdin", true));
         self.runtime.drain_signals();
         let user_expressions = msg
             .content
@@ -209,13 +216,19 @@ impl Shell {
         } else {
             let (mut outcome, metadata) = self.execute_cell(msg, code, count);
             if user_expressions.as_object().is_some_and(|m| !m.is_empty()) {
+                // As before calls were typed: a failure reads as the error's JSON.
                 outcome["user_expressions"] = self
                     .runtime
-                    .sheet("user_expressions_json", &user_expressions);
+                    .user_expressions(&user_expressions)
+                    .unwrap_or_else(|e| {
+                        let e = e.exception();
+                        json!({"status": "error", "ename": e.ename, "evalue": e.evalue,
+                               "traceback": e.traceback})
+                    });
             }
             (outcome, Some(metadata))
         };
-        self.finish_output(b);
+        self.finish_output();
         let mut reply = outcome
             .as_object_mut()
             .map(std::mem::take)
@@ -257,123 +270,93 @@ impl Shell {
     /// A non-silent execute: the code is a cell of the sheet (or a `%sheet` command). Returns
     /// the reply's status fields and its metadata.
     fn execute_cell(&mut self, msg: &Message, code: &str, count: i64) -> (Value, Value) {
+        let out = bridge::get();
         let mut report = Report::default();
         if let Some(ids) = msg.metadata["deletedCells"].as_array() {
             let ids: Vec<String> = ids
                 .iter()
                 .filter_map(|v| v.as_str().map(String::from))
                 .collect();
-            self.reactive.delete_ids(&self.runtime, &ids, &mut report);
+            self.sheet
+                .delete_ids(&self.runtime, &out, &ids, &mut report);
         }
         let result = if sheet_view::is_command(code) {
-            match sheet_view::command(&mut self.reactive, &self.runtime, code, count, &mut report) {
+            match sheet_view::command(
+                &mut self.sheet,
+                &self.runtime,
+                &out,
+                code,
+                count,
+                &mut report,
+            ) {
                 Ok(data) => {
-                    if let Some(b) = bridge::get() {
-                        // Like a cell's value: display data in frontends with cells.
-                        if msg.metadata["cellId"].is_string() {
-                            b.publish("display_data", json!({"data": data, "metadata": {}}));
-                        } else {
-                            b.publish(
-                                "execute_result",
-                                json!({"execution_count": count, "data": data, "metadata": {}}),
-                            );
-                        }
-                    }
+                    // Like a cell's value: display data in frontends with cells.
+                    Shown::of_request(&msg.metadata).publish(&out, data, count);
                     Ok(())
                 }
                 Err(message) => Err(CellError::new("SheetCommandError", message)),
             }
         } else {
-            self.reactive
-                .execute(&self.runtime, code, &msg.metadata, count, &mut report)
+            self.sheet
+                .execute(&self.runtime, &out, code, &msg.metadata, count, &mut report)
         };
         let mut outcome = match &report.own {
             Some(own) => json!({
                 "status": "ok",
-                "payload": own["payload"].clone(),
-                "result_text": own["result_text"].clone(),
+                "payload": own.payload,
+                "result_text": own.result_text,
             }),
             None => json!({"status": "ok"}),
         };
         if let Err(mut error) = result {
-            error.publish();
+            error.publish(&out);
             outcome["status"] = json!("error");
             outcome["ename"] = json!(error.ename);
             outcome["evalue"] = json!(error.evalue);
             outcome["traceback"] = json!(error.traceback);
         }
-        self.publish_sheet_update(msg, &report);
+        self.grid.update(&self.sheet, &report, |content| {
+            self.publish(msg, "comm_msg", content)
+        });
         let strings = |list: &[Address]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         let metadata = json!({"pysheets": {
             "address": report.address.map(|a| a.to_string()),
             "reran": strings(&report.reran),
             "stale": strings(&report.stale),
-            "errors": self.reactive.errors(),
+            "errors": self.sheet.errors(),
         }});
         (outcome, metadata)
     }
 
-    /// Tells the grid (comms of the `pysheets` target) which cells changed.
-    fn publish_sheet_update(&self, msg: &Message, report: &Report) {
-        if self.reactive.comms.is_empty() || report.touched.is_empty() {
-            return;
-        }
-        let data = self.reactive.update_message(report);
-        for comm_id in &self.reactive.comms {
-            self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
-        }
-    }
-
-    fn send_snapshot(&self, msg: &Message, comm_id: &str) {
-        let data = json!({"type": "snapshot", "sheet": self.reactive.snapshot()});
-        self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
-    }
-
     /// Comms of the `pysheets` target are the kernel's own (Rust); others go to Python.
-    fn sheet_comm(&mut self, msg: &Message) -> bool {
-        let comm_id = msg.str_field("comm_id").to_string();
-        match msg.msg_type() {
-            "comm_open" if msg.str_field("target_name") == SHEET_TARGET => {
-                self.reactive.comms.push(comm_id.clone());
-                self.send_snapshot(msg, &comm_id);
-                true
-            }
-            "comm_msg" if self.reactive.comms.contains(&comm_id) => {
-                let data = &msg.content["data"];
-                if data["type"] == "order" {
-                    let ids: Vec<String> = data["cells"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|id| id.as_str().map(String::from))
-                        .collect();
-                    let mut report = Report::default();
-                    // Cells gone stale show it in their outputs: published under this message.
-                    let b = bridge::get();
-                    if let Some(b) = b {
-                        b.begin(msg, false, false);
-                    }
-                    self.reactive
-                        .set_notebook_order(&self.runtime, &ids, &mut report);
-                    self.finish_output(b);
-                    self.publish_sheet_update(msg, &report);
-                    return true;
-                }
-                // Any other message asks for the whole sheet again (after a reload, say).
-                self.send_snapshot(msg, &comm_id);
-                true
-            }
-            "comm_close" if self.reactive.comms.contains(&comm_id) => {
-                self.reactive.comms.retain(|c| *c != comm_id);
-                true
-            }
-            _ => false,
+    fn grid_comm(&mut self, msg: &Message) -> bool {
+        if let Some(ids) = self.grid.notebook_order(msg) {
+            // Cells gone stale show it in their outputs, published under this message.
+            self.begin_output(msg, false, false);
+            let mut report = Report::default();
+            self.sheet
+                .set_notebook_order(&self.runtime, &ids, &mut report);
+            self.finish_output();
+            self.grid.update(&self.sheet, &report, |content| {
+                self.publish(msg, "comm_msg", content)
+            });
+            return true;
         }
+        let Shell {
+            grid,
+            sheet,
+            identity,
+            outbox,
+            ..
+        } = self;
+        grid.handle(msg, sheet, |content| {
+            if let Some(b) = bridge::get() {
+                b.flush();
+            }
+            outbox.publish(identity.broadcast(Some(&msg.header), "comm_msg", content));
+        })
     }
 }
-
-/// The comm target the grid extension opens.
-pub const SHEET_TARGET: &str = "pysheets";
 
 /// `cursor_pos` counts code points; a missing or out-of-range one means the end of the code.
 fn cursor_pos(msg: &Message, code: &str) -> usize {

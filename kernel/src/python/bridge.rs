@@ -1,56 +1,73 @@
 //! The native module `_pysheets_native`: how Python code publishes output and asks for input.
 //!
 //! It reaches the kernel through one process-wide `Bridge`, set once before Python starts:
-//! CPython calls these functions with no other context.
+//! CPython calls these functions with no other context. The bridge buffers stdout/stderr and
+//! drops the output of silent requests; the messages themselves go into a [`Sink`], which the
+//! kernel core implements over the wire protocol (this layer does not know it).
 
-use crate::protocol::sockets::{Outbox, Publish};
-use crate::protocol::wire::{Header, Identity, Message};
 use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use serde_json::{json, Value};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How often buffered output is sent while a cell runs (ipykernel flushes every 0.2 s).
 pub const STREAM_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
+/// Where what Python publishes goes: the kernel core implements it with the protocol's outbox
+/// (parent header of the request being served, IOPub batches, the stdin channel). Called on
+/// the Python thread, and by the stream flusher every [`STREAM_FLUSH_INTERVAL`].
+pub trait Sink: Send + Sync {
+    /// Queues an IOPub message of type `msg_type` with this content for the request being
+    /// served.
+    fn publish(&self, msg_type: &str, content: Value);
+    /// [`Sink::publish`] with the content already as JSON text (the common case of re-run
+    /// batches).
+    fn publish_json(&self, msg_type: &str, content: Bytes);
+    /// [`Sink::publish`] with the message's own metadata and binary buffers (comms).
+    fn publish_message(&self, msg_type: &str, content: Value, metadata: Value, buffers: Vec<Bytes>);
+    /// Hands what is queued to the socket now.
+    fn flush(&self);
+    /// Asks the frontend that sent the running request for a line of input (answers to an
+    /// earlier question are dropped first). `Err` says why input is not available.
+    fn ask_input(&self, prompt: &str, password: bool) -> Result<(), &'static str>;
+    /// Waits at most `timeout` for the answer to [`Sink::ask_input`].
+    fn input_reply(&self, timeout: Duration) -> InputReply;
+}
+
+/// What [`Sink::input_reply`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputReply {
+    Value(String),
+    /// Nothing yet: wait again (after checking for an interrupt).
+    Pending,
+    /// The channel is gone: no answer will come.
+    Closed,
+}
+
 #[derive(Default)]
 struct RequestState {
-    /// The request being served: parent of everything published, and stdin's addressee.
-    request: Option<Message>,
     /// A silent request publishes no output at all.
     muted: bool,
     /// Re-run cells print nowhere: their output area shows their value, not a log.
     streams_muted: bool,
-    allow_stdin: bool,
     stdout: String,
     stderr: String,
-    /// Messages not yet handed to the IOPub task: sent in batches, since waking that task
-    /// once per message cost more than building the message in large re-run batches.
-    pending: Vec<Message>,
 }
 
-/// How many messages wait at most before they are handed over (they also go every
-/// `STREAM_FLUSH_INTERVAL`, at the end of each request, and before anything else is sent).
-const BATCH: usize = 64;
-
 pub struct Bridge {
-    identity: Identity,
-    outbox: Outbox,
+    sink: Arc<dyn Sink>,
     state: Mutex<RequestState>,
-    input_replies: Mutex<Receiver<Message>>,
 }
 
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
-pub fn install(identity: Identity, outbox: Outbox, input_replies: Receiver<Message>) {
+/// Sets where Python's output goes, and starts the stream flusher. Once, before Python starts.
+pub fn install(sink: Arc<dyn Sink>) {
     let _ = BRIDGE.set(Bridge {
-        identity,
-        outbox,
+        sink,
         state: Mutex::new(RequestState::default()),
-        input_replies: Mutex::new(input_replies),
     });
     std::thread::Builder::new()
         .name("stream-flush".into())
@@ -81,22 +98,20 @@ impl Bridge {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Everything published from now on belongs to `request`.
-    pub fn begin(&self, request: &Message, muted: bool, allow_stdin: bool) {
+    /// A request starts: a `muted` (silent) one publishes no output. The sink is told whose
+    /// request it is by the core.
+    pub fn begin(&self, muted: bool) {
         self.flush();
         let mut state = self.lock();
-        state.request = Some(request.clone());
         state.muted = muted;
-        state.allow_stdin = allow_stdin;
     }
 
+    /// The request ends: what is buffered is sent.
     pub fn end(&self) {
         self.flush();
         let mut state = self.lock();
-        state.request = None;
         state.muted = false;
         state.streams_muted = false;
-        state.allow_stdin = false;
     }
 
     /// Re-run cells print nowhere: their output area shows their value, not a log.
@@ -122,96 +137,60 @@ impl Bridge {
     pub fn flush(&self) {
         let mut state = self.lock();
         self.queue_streams(&mut state);
-        self.send_pending(&mut state);
+        self.sink.flush();
     }
 
     fn queue_streams(&self, state: &mut RequestState) {
         if state.stdout.is_empty() && state.stderr.is_empty() {
             return;
         }
-        let parent = state.request.as_ref().map(|r| r.header.clone());
         for (name, text) in [
             ("stdout", std::mem::take(&mut state.stdout)),
             ("stderr", std::mem::take(&mut state.stderr)),
         ] {
             if !text.is_empty() {
-                let content = json!({"name": name, "text": text});
-                let msg = self.identity.broadcast(parent.as_ref(), "stream", content);
-                state.pending.push(msg);
+                self.sink
+                    .publish("stream", json!({"name": name, "text": text}));
             }
         }
     }
 
-    fn send_pending(&self, state: &mut RequestState) {
-        if !state.pending.is_empty() {
-            let batch = std::mem::replace(&mut state.pending, Vec::with_capacity(BATCH));
-            let _ = self.outbox.iopub.send(Publish::Batch(batch));
-        }
-    }
-
     pub fn publish(&self, msg_type: &str, content: Value) {
-        self.queue(msg_type, |identity, parent| {
-            identity.broadcast(parent, msg_type, content)
-        });
+        if let Some(_state) = self.before_output(msg_type) {
+            self.sink.publish(msg_type, content);
+        }
     }
 
     /// [`Bridge::publish`] with the content already as JSON text.
     pub fn publish_json(&self, msg_type: &str, content: Bytes) {
-        self.queue(msg_type, |identity, parent| {
-            identity.broadcast_json(parent, msg_type, content)
-        });
+        if let Some(_state) = self.before_output(msg_type) {
+            self.sink.publish_json(msg_type, content);
+        }
     }
 
-    fn queue(
-        &self,
-        msg_type: &str,
-        build: impl FnOnce(&Identity, Option<&Arc<Header>>) -> Message,
-    ) {
+    /// Whether a message of `msg_type` is published now (not in a silent request), with the
+    /// buffered text sent first: output written before a display must show before it. The
+    /// lock is held until the message is queued, so nothing comes in between.
+    fn before_output(&self, msg_type: &str) -> Option<std::sync::MutexGuard<'_, RequestState>> {
         let mut state = self.lock();
         if state.muted && OUTPUT_TYPES.contains(&msg_type) {
-            return;
+            return None;
         }
-        // Output written before a display must show before it.
         self.queue_streams(&mut state);
-        let parent = state.request.as_ref().map(|r| r.header.clone());
-        let msg = build(&self.identity, parent.as_ref());
-        state.pending.push(msg);
-        if state.pending.len() >= BATCH {
-            self.send_pending(&mut state);
-        }
+        Some(state)
     }
 
-    fn input_request(&self, prompt: &str, password: bool) -> Result<Message, &'static str> {
-        let state = self.lock();
-        let request = state
-            .request
-            .as_ref()
-            .ok_or("input() is only available while a cell runs")?;
-        if !state.allow_stdin {
-            return Err("input() is not available: this frontend does not accept input requests");
-        }
-        let content = json!({"prompt": prompt, "password": password});
-        Ok(self.identity.reply(request, "input_request", content))
-    }
-
-    /// Sends an input_request to the frontend that sent the running cell and waits for its
-    /// answer, staying interruptible.
+    /// Asks the frontend for input and waits for the answer, staying interruptible.
     fn request_input(&self, py: Python<'_>, prompt: &str, password: bool) -> PyResult<String> {
-        let msg = self
-            .input_request(prompt, password)
-            .map_err(PyRuntimeError::new_err)?;
         self.flush();
-        let replies = || self.input_replies.lock().unwrap_or_else(|p| p.into_inner());
-        while replies().try_recv().is_ok() {} // answers to a question nobody asks any more
-        let _ = self.outbox.stdin.send(msg);
+        self.sink
+            .ask_input(prompt, password)
+            .map_err(PyRuntimeError::new_err)?;
         loop {
-            match py.detach(|| replies().recv_timeout(Duration::from_millis(50))) {
-                Ok(reply) if reply.msg_type() == "input_reply" => {
-                    return Ok(reply.str_field("value").to_string());
-                }
-                Ok(_) => continue,
-                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
-                Err(RecvTimeoutError::Disconnected) => {
+            match py.detach(|| self.sink.input_reply(Duration::from_millis(50))) {
+                InputReply::Value(value) => return Ok(value),
+                InputReply::Pending => py.check_signals()?,
+                InputReply::Closed => {
                     return Err(PyRuntimeError::new_err("the stdin channel is closed"))
                 }
             }
@@ -245,12 +224,13 @@ fn publish_message(
         serde_json::from_str::<Value>(text).map_err(|e| PyValueError::new_err(e.to_string()))
     };
     let (content, metadata) = (parse(content)?, parse(metadata)?);
-    bridge()?.queue(msg_type, |identity, parent| {
-        let mut msg = identity.broadcast(parent, msg_type, content);
-        msg.metadata = metadata;
-        msg.buffers = buffers.into_iter().map(Bytes::from).collect();
-        msg
-    });
+    let bridge = bridge()?;
+    if let Some(_state) = bridge.before_output(msg_type) {
+        let buffers = buffers.into_iter().map(Bytes::from).collect();
+        bridge
+            .sink
+            .publish_message(msg_type, content, metadata, buffers);
+    }
     Ok(())
 }
 

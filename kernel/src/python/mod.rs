@@ -2,7 +2,9 @@
 //!
 //! `interpreter` starts CPython in the right environment, `bridge` is the native module that
 //! Python code calls back into (publish, streams, stdin), `capture` puts pipes behind fd 1 and 2,
-//! and `runtime` is the narrow API the kernel core calls (JSON in, JSON out). The Python half of
+//! and `runtime` is the narrow API the kernel core calls (one method per call, typed results for the
+//! sheet's). This layer knows nothing of the wire protocol: what Python publishes goes into a
+//! [`bridge::Sink`] that the core hands to [`bridge::install`]. The Python half of
 //! the runtime lives in `py/` and is compiled into the binary.
 
 pub mod bridge;
@@ -10,4 +12,31 @@ pub mod capture;
 pub mod interpreter;
 pub mod runtime;
 
-pub use runtime::{CellHandle, CellRun, PythonRuntime};
+pub use runtime::{
+    Analysis, CellHandle, CellRan, MarkKind, PyCallError, PyException, PythonRuntime, RunMode,
+};
+
+#[cfg(test)]
+mod tests {
+    /// The Python layer publishes into a sink the core gives it; it uses neither the wire
+    /// protocol nor the core.
+    #[test]
+    fn the_python_layer_uses_neither_protocol_nor_core() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("bridge.rs", include_str!("bridge.rs")),
+            ("capture.rs", include_str!("capture.rs")),
+            ("interpreter.rs", include_str!("interpreter.rs")),
+            ("runtime.rs", include_str!("runtime.rs")),
+        ];
+        for (file, text) in sources {
+            for forbidden in ["crate::protocol", "crate::core"] {
+                let uses = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//") && !l.contains("\"crate::"))
+                    .any(|l| l.contains(forbidden));
+                assert!(!uses, "python/{file} uses {forbidden}");
+            }
+        }
+    }
+}

@@ -1,4 +1,7 @@
-//! The API the kernel core calls to run Python: every call is JSON in, JSON out.
+//! The API the kernel core calls to run Python: one named method per entry point of
+//! `pysheets.entry` / `pysheets.cells`. The sheet's calls are typed (`Result<T, PyCallError>`,
+//! the analysis as an [`Analysis`]); the request handlers' calls (execute, complete, inspect, …)
+//! pass the reply content through as JSON, since it goes to the client as it is.
 
 use super::interpreter::{self, InterpreterError};
 use pyo3::prelude::*;
@@ -23,20 +26,182 @@ const SOURCES: &[(&str, &str)] = &[
 ];
 const BOOTSTRAP: &str = include_str!("py/bootstrap.py");
 
-/// What running one sheet cell gave.
-pub enum CellRun {
-    Ok {
-        changed: bool,
-        summary: String,
-        /// Payloads (the pager) for the reply, when there are any.
-        payload: Option<Value>,
-        /// Out[n] as text, for the history.
-        result_text: Option<String>,
-        /// A small PNG (base64) when the value shows as a picture, for the grid.
-        png: Option<String>,
-    },
-    /// The error as `{ename, evalue, traceback}` (already shown to the user).
-    Failed(Value),
+/// What running one sheet cell gave, when its code did not raise.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CellRan {
+    /// The value differs from the last run's (the early-cutoff rule of `cells.py`).
+    pub changed: bool,
+    /// The names the cell defines are bound to other objects than after its last run.
+    /// Filled in with `changed` until the Python side reports it on its own.
+    pub defs_changed: bool,
+    pub summary: String,
+    /// Payloads (the pager) for the reply, when there are any.
+    pub payload: Option<Value>,
+    /// Out[n] as text, for the history.
+    pub result_text: Option<String>,
+    /// A small PNG (base64) when the value shows as a picture, for the grid.
+    pub png: Option<String>,
+}
+
+/// A Python exception as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PyException {
+    pub ename: String,
+    pub evalue: String,
+    pub traceback: Vec<String>,
+}
+
+impl PyException {
+    fn from_json(v: &Value) -> Self {
+        PyException {
+            ename: v["ename"].as_str().unwrap_or("Error").into(),
+            evalue: v["evalue"].as_str().unwrap_or_default().into(),
+            traceback: v["traceback"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|l| l.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    fn interrupt() -> Self {
+        PyException {
+            ename: "KeyboardInterrupt".into(),
+            evalue: String::new(),
+            traceback: vec!["KeyboardInterrupt".into()],
+        }
+    }
+}
+
+/// Why a call into Python gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PyCallError {
+    /// The call raised: the cell's own code (`run_cell`, already shown to the user by Python)
+    /// or the kernel's Python code (`KernelError` with Python's traceback).
+    #[error("{}: {}", .0.ename, .0.evalue)]
+    Raised(PyException),
+    /// A `KeyboardInterrupt` stopped it.
+    #[error("KeyboardInterrupt")]
+    Interrupted(PyException),
+    /// Python answered something this side cannot read.
+    #[error("pysheets.{call} answered something unexpected: {detail}")]
+    BadReply { call: &'static str, detail: String },
+}
+
+impl PyCallError {
+    /// The error as an exception for the user (`KernelError` for a bad reply).
+    pub fn exception(&self) -> PyException {
+        match self {
+            PyCallError::Raised(e) | PyCallError::Interrupted(e) => e.clone(),
+            PyCallError::BadReply { .. } => {
+                let text = self.to_string();
+                PyException {
+                    ename: "KernelError".into(),
+                    traceback: vec![text.clone()],
+                    evalue: text,
+                }
+            }
+        }
+    }
+
+    fn from_exception(e: PyException) -> Self {
+        if e.ename == "KeyboardInterrupt" {
+            PyCallError::Interrupted(e)
+        } else {
+            PyCallError::Raised(e)
+        }
+    }
+
+    /// The JSON error reply the request handlers forward (what they got before calls were
+    /// typed): a bad reply reads as `null`.
+    fn to_reply(&self) -> Value {
+        match self {
+            PyCallError::BadReply { .. } => Value::Null,
+            PyCallError::Raised(e) | PyCallError::Interrupted(e) => json!({
+                "status": "error", "ename": e.ename, "evalue": e.evalue, "traceback": e.traceback
+            }),
+        }
+    }
+}
+
+/// The static analysis of a cell's code (`pysheets.sheet.analyze`, through
+/// `sheet_analyze_json`). Fields Python does not send are empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct Analysis {
+    pub reads_names: Vec<String>,
+    pub reads_addresses: Vec<String>,
+    pub defines: Vec<String>,
+    pub maybe_defines: Vec<String>,
+    pub mutates: Vec<String>,
+    pub deferred_reads: Vec<String>,
+    pub deferred_writes: Vec<String>,
+    pub dynamic: bool,
+    pub star_imports: Vec<String>,
+    /// The address-shaped names the cell binds (`R2 = 0.91`): variables, unless a cell sits
+    /// at that address.
+    pub address_defines: Vec<String>,
+    /// The first of `address_defines`, if any.
+    pub assigns_address: Option<String>,
+    /// Methods of the classes the cell defines that change their object (`deposit`).
+    pub mutating_methods: Vec<String>,
+    /// For each function the cell defines: the globals calling it may bind or change.
+    pub function_writes: std::collections::BTreeMap<String, Vec<String>>,
+    /// "expr", "assign" or "none".
+    pub value_kind: String,
+    /// Why the code could not be analysed: `SyntaxError: …` (the cell still runs, and Python
+    /// shows the error), or another failure (shown instead of running the cell).
+    pub error: Option<String>,
+}
+
+impl Analysis {
+    /// Whether the analysis failed because the code is not valid Python.
+    pub fn is_syntax_error(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("SyntaxError"))
+    }
+}
+
+/// How a sheet cell's output shows a message instead of its value (`cells.show_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    Ok,
+    Error,
+    Stale,
+}
+
+impl MarkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkKind::Ok => "ok",
+            MarkKind::Error => "error",
+            MarkKind::Stale => "stale",
+        }
+    }
+}
+
+/// How `run_cell` shows the cell's value: a new `display_data` (frontends with cells), an
+/// `execute_result` (console), or in place (`update_display_data`, a re-run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Display,
+    Result,
+    Update,
+}
+
+impl RunMode {
+    /// The mode string of `pysheets.cells.run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Display => "display",
+            RunMode::Result => "result",
+            RunMode::Update => "update",
+        }
+    }
 }
 
 /// A sheet cell's Python object (`pysheets.cells.Cell`: its code, compiled code and value),
@@ -101,7 +266,22 @@ impl PythonRuntime {
     }
 
     /// Calls `pysheets.entry.<name>(*args)`, which returns a JSON string.
-    fn call(&self, name: &str, args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>) -> Value {
+    fn call(
+        &self,
+        name: &'static str,
+        args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>,
+    ) -> Result<Value, PyCallError> {
+        self.call_passing_interrupt(name, args, true)
+    }
+
+    /// [`PythonRuntime::call`]; `pass_on` says whether an interrupt that lands in this call is
+    /// passed on to the next code that runs (the cell the user meant), or only reported.
+    fn call_passing_interrupt(
+        &self,
+        name: &'static str,
+        args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>,
+        pass_on: bool,
+    ) -> Result<Value, PyCallError> {
         Python::attach(|py| {
             let args = pyo3::types::PyTuple::new(py, args(py)).expect("a tuple of objects");
             let result = self
@@ -110,10 +290,34 @@ impl PythonRuntime {
                 .call_method1(name, args)
                 .and_then(|r| r.extract::<String>());
             match result {
-                Ok(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
-                Err(e) => self.failure(py, name, e),
+                Ok(text) => serde_json::from_str(&text).map_err(|e| PyCallError::BadReply {
+                    call: name,
+                    detail: e.to_string(),
+                }),
+                Err(e)
+                    if !pass_on
+                        && e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) =>
+                {
+                    Err(PyCallError::Interrupted(PyException::interrupt()))
+                }
+                Err(e) => Err(self.failure(py, name, e)),
             }
         })
+    }
+
+    /// [`PythonRuntime::call`] for a request handler, whose reply content is the JSON itself.
+    fn call_reply(
+        &self,
+        name: &'static str,
+        args: impl for<'py> FnOnce(Python<'py>) -> Vec<Py<PyAny>>,
+    ) -> Value {
+        self.call(name, args).unwrap_or_else(|e| e.to_reply())
+    }
+
+    /// Calls a `pysheets.entry` function that takes one JSON request and answers `null`.
+    fn call_json_unit(&self, name: &'static str, request: &Value) -> Result<(), PyCallError> {
+        let text = request.to_string();
+        self.call(name, |py| vec![str_obj(py, &text)]).map(drop)
     }
 
     /// Discards a SIGINT that arrived while idle, so it does not interrupt the next request.
@@ -125,13 +329,13 @@ impl PythonRuntime {
 
     pub fn execute(&self, request: &Value) -> Value {
         let text = request.to_string();
-        self.call("execute_json", |py| {
+        self.call_reply("execute_json", |py| {
             vec![text.into_pyobject(py).unwrap().into_any().unbind()]
         })
     }
 
     pub fn complete(&self, code: &str, cursor_pos: usize) -> Value {
-        self.call("complete_json", |py| {
+        self.call_reply("complete_json", |py| {
             vec![
                 str_obj(py, code),
                 cursor_pos.into_pyobject(py).unwrap().into_any().unbind(),
@@ -140,7 +344,7 @@ impl PythonRuntime {
     }
 
     pub fn inspect(&self, code: &str, cursor_pos: usize, detail_level: i64) -> Value {
-        self.call("inspect_json", |py| {
+        self.call_reply("inspect_json", |py| {
             vec![
                 str_obj(py, code),
                 cursor_pos.into_pyobject(py).unwrap().into_any().unbind(),
@@ -150,13 +354,13 @@ impl PythonRuntime {
     }
 
     pub fn is_complete(&self, code: &str) -> Value {
-        self.call("is_complete_json", |py| vec![str_obj(py, code)])
+        self.call_reply("is_complete_json", |py| vec![str_obj(py, code)])
     }
 
     /// A comm message for the Python side, with its binary buffers as `bytes`.
     pub fn comm(&self, msg_type: &str, message: &Value, buffers: &[bytes::Bytes]) -> Value {
         let text = message.to_string();
-        self.call("comm_json", |py| {
+        self.call_reply("comm_json", |py| {
             let buffers = buffers
                 .iter()
                 .map(|b| pyo3::types::PyBytes::new(py, b))
@@ -172,6 +376,56 @@ impl PythonRuntime {
         })
     }
 
+    pub fn comm_info(&self, target_name: &str) -> Value {
+        self.call_reply("comm_info_json", |py| vec![str_obj(py, target_name)])
+    }
+
+    /// The values of an execute_request's `user_expressions` (`{name: {status, data, …}}`).
+    pub fn user_expressions(&self, expressions: &Value) -> Result<Value, PyCallError> {
+        let text = expressions.to_string();
+        self.call("user_expressions_json", |py| vec![str_obj(py, &text)])
+    }
+
+    /// The static analysis of a cell's code (ranges already rewritten). An interrupt that
+    /// lands here is the cell's error (the cell does not run), so it is not passed on.
+    pub fn analyze(&self, code: &str, mutating_methods: &[&str]) -> Result<Analysis, PyCallError> {
+        let text = json!({ "code": code, "mutating_methods": mutating_methods }).to_string();
+        let reply = self.call_passing_interrupt(
+            "sheet_analyze_json",
+            |py| vec![str_obj(py, &text)],
+            false,
+        )?;
+        serde_json::from_value(reply).map_err(|e| PyCallError::BadReply {
+            call: "sheet_analyze_json",
+            detail: e.to_string(),
+        })
+    }
+
+    /// Shows `text` in the output of the cell at `address` instead of its value (an error, an
+    /// upstream error, stale); `drop_value` also forgets its value, so that nothing reads it.
+    pub fn mark_cell(
+        &self,
+        address: &str,
+        text: &str,
+        kind: MarkKind,
+        drop_value: bool,
+    ) -> Result<(), PyCallError> {
+        self.call_json_unit(
+            "sheet_mark_json",
+            &json!({"address": address, "text": text, "kind": kind.as_str(),
+                    "drop_value": drop_value}),
+        )
+    }
+
+    /// Forgets the cell at `address`: its Python object, its value, and `names` (the names it
+    /// defined that no other cell defines).
+    pub fn delete_cell(&self, address: &str, names: &[&str]) -> Result<(), PyCallError> {
+        self.call_json_unit(
+            "sheet_delete_json",
+            &json!({"address": address, "names": names}),
+        )
+    }
+
     fn cells_function<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         py.import("pysheets.cells")?.getattr(name)
     }
@@ -185,7 +439,7 @@ impl PythonRuntime {
         defines: &[String],
         dynamic: bool,
         changes: &[String],
-    ) -> Option<CellHandle> {
+    ) -> Result<CellHandle, PyCallError> {
         Python::attach(|py| {
             let mut interrupted = false;
             let mut made = Err(PyErr::new::<pyo3::exceptions::PyRuntimeError, _>(
@@ -208,11 +462,8 @@ impl PythonRuntime {
                 unsafe { pyo3::ffi::PyErr_SetInterrupt() };
             }
             match made {
-                Ok(obj) => Some(CellHandle(obj.unbind())),
-                Err(e) => {
-                    self.failure(py, "sheet_cell", e);
-                    None
-                }
+                Ok(obj) => Ok(CellHandle(obj.unbind())),
+                Err(e) => Err(self.failure(py, "sheet_cell", e)),
             }
         })
     }
@@ -220,17 +471,18 @@ impl PythonRuntime {
     /// Runs one sheet cell (`pysheets.cells.run`); the hot path of re-run batches, so its
     /// arguments and result cross as Python objects, not JSON. `empty` are the addresses it
     /// reads that hold no cell; `bind` (name, definer, or None for a name to unbind) is given
-    /// only when it changed since the cell's last run.
+    /// only when it changed since the cell's last run. The error of a cell that raised has
+    /// been shown by Python already.
     pub fn run_cell(
         &self,
         cell: &CellHandle,
-        mode: &str,
+        mode: RunMode,
         execution_count: i64,
         empty: &[String],
         bind: Option<&[(&str, Option<&CellHandle>)]>,
-    ) -> CellRun {
+    ) -> Result<CellRan, PyCallError> {
         Python::attach(|py| {
-            let result = (|| -> PyResult<CellRun> {
+            let result = (|| -> PyResult<Result<CellRan, PyCallError>> {
                 let bind = match bind {
                     None => py.None().into_bound(py),
                     Some(pairs) => {
@@ -249,7 +501,7 @@ impl PythonRuntime {
                 };
                 let args = (
                     cell.0.bind(py),
-                    mode,
+                    mode.as_str(),
                     execution_count,
                     pyo3::types::PyTuple::new(py, empty)?,
                     bind,
@@ -272,8 +524,10 @@ impl PythonRuntime {
                     Option<String>,
                     Option<String>,
                 )>() {
-                    return Ok(CellRun::Ok {
+                    return Ok(Ok(CellRan {
                         changed,
+                        // Until `cells.run` reports it: a changed value is all that is known.
+                        defs_changed: changed,
                         summary,
                         payload: if payload.is_none() {
                             None
@@ -282,17 +536,18 @@ impl PythonRuntime {
                         },
                         result_text,
                         png,
-                    });
+                    }));
                 }
-                Ok(CellRun::Failed(super::bridge::py_to_json(&out)))
+                let error = PyException::from_json(&super::bridge::py_to_json(&out));
+                Ok(Err(PyCallError::from_exception(error)))
             })();
-            result.unwrap_or_else(|e| CellRun::Failed(self.failure(py, "sheet_run", e)))
+            result.unwrap_or_else(|e| Err(self.failure(py, "sheet_run", e)))
         })
     }
 
     /// After a batch, each name defined by several cells takes its last definer's version
     /// (`pysheets.cells.settle`).
-    pub fn settle(&self, bind: &[(&str, &CellHandle)]) {
+    pub fn settle(&self, bind: &[(&str, &CellHandle)]) -> Result<(), PyCallError> {
         Python::attach(|py| {
             let result = (|| -> PyResult<()> {
                 let items = bind
@@ -303,33 +558,33 @@ impl PythonRuntime {
                 self.cells_function(py, "settle")?.call1((items,))?;
                 Ok(())
             })();
-            if let Err(e) = result {
-                self.failure(py, "sheet_settle", e);
-            }
+            result.map_err(|e| self.failure(py, "sheet_settle", e))
         })
     }
 
-    fn failure(&self, py: Python<'_>, name: &str, e: PyErr) -> Value {
+    /// `names` leave the namespace: the cell at `address` no longer defines them and no other
+    /// cell does (a reader's NameError says where they went).
+    pub fn forget(&self, address: &str, names: &[&str]) -> Result<(), PyCallError> {
+        self.call_json_unit(
+            "sheet_forget_json",
+            &json!({"address": address, "names": names}),
+        )
+    }
+
+    fn failure(&self, py: Python<'_>, name: &str, e: PyErr) -> PyCallError {
         if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
             // The interrupt hit the kernel's own code between cells: pass it on to the next
             // cell that runs, which is the one the user wants stopped.
             unsafe { pyo3::ffi::PyErr_SetInterrupt() };
-            return json!({"status": "error", "ename": "KeyboardInterrupt", "evalue": "",
-                          "traceback": ["KeyboardInterrupt"]});
+            return PyCallError::Interrupted(PyException::interrupt());
         }
         let text = format_py_err(py, &e);
         tracing::error!("runtime call {name} failed: {text}");
-        json!({"status": "error", "ename": "KernelError", "evalue": text, "traceback": [text]})
-    }
-
-    /// Calls one of the JSON entry points (`sheet_analyze_json`, `sheet_mark_json`, …).
-    pub fn sheet(&self, entry: &str, request: &Value) -> Value {
-        let text = request.to_string();
-        self.call(entry, |py| vec![str_obj(py, &text)])
-    }
-
-    pub fn comm_info(&self, target_name: &str) -> Value {
-        self.call("comm_info_json", |py| vec![str_obj(py, target_name)])
+        PyCallError::Raised(PyException {
+            ename: "KernelError".into(),
+            evalue: text.clone(),
+            traceback: vec![text],
+        })
     }
 }
 

@@ -104,9 +104,10 @@ def sheet_analyze_json(request):
 
         r = json.loads(request)
         result = sheet.analyze(magics.transform(r["code"]), r.get("mutating_methods", ()))
-    except BaseException as exc:  # KeyboardInterrupt included: the user must see it failed
-        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
-            f"failed: {type(exc).__name__}: {exc}".replace("\n", " ")
+    except KeyboardInterrupt:
+        raise  # the kernel shows it as the cell's KeyboardInterrupt (the cell does not run)
+    except BaseException as exc:  # the user must see it failed, never "no dependencies"
+        what = f"failed: {type(exc).__name__}: {exc}".replace("\n", " ")
         result = {
             "reads_names": [], "reads_addresses": [], "defines": [], "assigns_address": None,
             "value_kind": "none", "error": f"AnalysisError: the analysis of the cell {what}",

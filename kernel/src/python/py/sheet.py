@@ -1108,8 +1108,7 @@ def analyze(code, mutating_methods=()):
         return _empty_analysis(f"SyntaxError: {e}")
     except (RecursionError, MemoryError):
         return _empty_analysis("SyntaxError: the cell is too deeply nested to parse")
-    except KeyboardInterrupt:
-        return _empty_analysis("AnalysisError: the analysis of the cell was interrupted")
+    # An interrupt is not caught: the kernel shows it as the cell's KeyboardInterrupt.
     try:
         a = _Analyzer(tree.body[-1] if tree.body else None, mutating_methods)
         a.body(tree.body)
@@ -1117,7 +1116,7 @@ def analyze(code, mutating_methods=()):
     except RecursionError:
         return _empty_analysis("SyntaxError: the cell is too deeply nested to analyze")
     except KeyboardInterrupt:
-        return _empty_analysis("AnalysisError: the analysis of the cell was interrupted")
+        raise
     except BaseException as e:
         return _empty_analysis(f"AnalysisError: the analysis of the cell failed: "
                                f"{type(e).__name__}: {e}".replace("\n", " "))

@@ -1,0 +1,148 @@
+//! What the Python layer publishes, as Jupyter messages: [`WireSink`] implements
+//! [`bridge::Sink`] with the protocol's outbox.
+//!
+//! Messages name the request being served as parent, and are handed to the IOPub task in
+//! batches (64 messages, every 50 ms through the bridge's flusher, at the end of a request, and
+//! before the shell sends anything itself): one wake-up per message cost more than the message
+//! in large re-run batches.
+
+use crate::protocol::sockets::{Outbox, Publish};
+use crate::protocol::wire::{Identity, Message};
+use crate::python::bridge::{self, InputReply};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How many messages wait at most before they are handed over.
+const BATCH: usize = 64;
+
+#[derive(Default)]
+struct State {
+    /// The request being served: parent of everything published, and stdin's addressee.
+    request: Option<Message>,
+    allow_stdin: bool,
+    /// Messages not yet handed to the IOPub task.
+    pending: Vec<Message>,
+}
+
+pub struct WireSink {
+    identity: Identity,
+    outbox: Outbox,
+    state: Mutex<State>,
+    input_replies: Mutex<Receiver<Message>>,
+}
+
+impl WireSink {
+    pub fn new(identity: Identity, outbox: Outbox, input_replies: Receiver<Message>) -> Self {
+        WireSink {
+            identity,
+            outbox,
+            state: Mutex::new(State::default()),
+            input_replies: Mutex::new(input_replies),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Everything published from now on belongs to `request`.
+    pub fn begin(&self, request: &Message, allow_stdin: bool) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+        state.request = Some(request.clone());
+        state.allow_stdin = allow_stdin;
+    }
+
+    /// The request is answered: what is published now has no parent.
+    pub fn end(&self) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+        state.request = None;
+        state.allow_stdin = false;
+    }
+
+    fn queue(&self, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
+        let mut state = self.lock();
+        let msg = build(&self.identity, state.request.as_ref());
+        state.pending.push(msg);
+        if state.pending.len() >= BATCH {
+            self.send_pending(&mut state);
+        }
+    }
+
+    fn send_pending(&self, state: &mut State) {
+        if !state.pending.is_empty() {
+            let batch = std::mem::replace(&mut state.pending, Vec::with_capacity(BATCH));
+            let _ = self.outbox.iopub.send(Publish::Batch(batch));
+        }
+    }
+}
+
+impl bridge::Sink for WireSink {
+    fn publish(&self, msg_type: &str, content: Value) {
+        self.queue(|identity, request| {
+            identity.broadcast(request.map(|r| &r.header), msg_type, content)
+        });
+    }
+
+    fn publish_json(&self, msg_type: &str, content: Bytes) {
+        self.queue(|identity, request| {
+            identity.broadcast_json(request.map(|r| &r.header), msg_type, content)
+        });
+    }
+
+    fn publish_message(
+        &self,
+        msg_type: &str,
+        content: Value,
+        metadata: Value,
+        buffers: Vec<Bytes>,
+    ) {
+        self.queue(|identity, request| {
+            let mut msg = identity.broadcast(request.map(|r| &r.header), msg_type, content);
+            msg.metadata = metadata;
+            msg.buffers = buffers;
+            msg
+        });
+    }
+
+    fn flush(&self) {
+        let mut state = self.lock();
+        self.send_pending(&mut state);
+    }
+
+    fn ask_input(&self, prompt: &str, password: bool) -> Result<(), &'static str> {
+        let msg = {
+            let state = self.lock();
+            let request = state
+                .request
+                .as_ref()
+                .ok_or("input() is only available while a cell runs")?;
+            if !state.allow_stdin {
+                return Err(
+                    "input() is not available: this frontend does not accept input requests",
+                );
+            }
+            let content = json!({"prompt": prompt, "password": password});
+            self.identity.reply(request, "input_request", content)
+        };
+        let replies = self.input_replies.lock().unwrap_or_else(|p| p.into_inner());
+        while replies.try_recv().is_ok() {} // answers to a question nobody asks any more
+        let _ = self.outbox.stdin.send(msg);
+        Ok(())
+    }
+
+    fn input_reply(&self, timeout: Duration) -> InputReply {
+        let replies = self.input_replies.lock().unwrap_or_else(|p| p.into_inner());
+        match replies.recv_timeout(timeout) {
+            Ok(reply) if reply.msg_type() == "input_reply" => {
+                InputReply::Value(reply.str_field("value").to_string())
+            }
+            Ok(_) | Err(RecvTimeoutError::Timeout) => InputReply::Pending,
+            Err(RecvTimeoutError::Disconnected) => InputReply::Closed,
+        }
+    }
+}
