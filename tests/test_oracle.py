@@ -51,8 +51,8 @@ def test_edit_then_run_equals_run_all(kernels: Kernels, case: dict[str, Any]) ->
     _check(kernels, case)
 
 
-@pytest.mark.xfail(reason="needs the notebook's order (issue 9); reported, not counted",
-                   strict=False)
+# The kernel learns the notebook's order from the grid extension's `order` message, which
+# the oracle sends as the extension does (see `oracle.run_pysheets`).
 @pytest.mark.parametrize("case", INSERT_CASES, ids=[c["name"] for c in INSERT_CASES])
 def test_insert_then_run_equals_run_all(kernels: Kernels, case: dict[str, Any]) -> None:
     _check(kernels, case)
