@@ -4,8 +4,9 @@ For each notebook of tests/oracle_corpus.py: run its cells once in order in PySh
 cellIds, as JupyterLab does), edit one cell and execute only that cell; then every cell's value
 and every top-level name must equal a fresh ipykernel's Run All of the edited notebook.
 
-Insert cases (a new cell between others) are reported apart, as expected failures: they need
-the notebook's order, which a kernel that only sees execute requests may not know.
+Insert cases (a new cell between others) need the notebook's order, which a kernel that only
+sees execute requests cannot know: the oracle tells it as the grid extension does (a comm
+`order` message), and they must pass too.
 """
 
 from __future__ import annotations
