@@ -827,3 +827,60 @@ def test_a_cycle_made_elsewhere_by_an_edit(kc: Any) -> None:
     assert "C1" in ps(reply)["reran"], ps(reply)
     assert updates_of(iopub, "C1") == ["6"]
     assert ps(reply)["errors"] == []
+
+
+def test_a_reader_says_which_of_several_definers_it_uses(kc: Any) -> None:
+    """`x` is defined twice: the reader after the second says it reads that one, in the reply's
+    metadata, in the grid's cell JSON and in `%sheet graph`; a name defined once says nothing."""
+    cell(kc, "x = 1", "d1")
+    cell(kc, "y = x * 10", "r1")
+    cell(kc, "x = 2", "d2")
+    reply, _ = cell(kc, "x + y", "r2")
+    md = ps(reply)
+    assert md["address"] == "A4", md
+    assert md["definers"] == {"x": "A3"}, md
+    reply, _ = cell(kc, "y = x * 10", "r1")
+    assert ps(reply)["definers"] == {"x": "A1"}, ps(reply)
+    cells = by_address(sheet(kc)[0])
+    assert cells["A4"]["uses"] == {"x": "A3"}, cells["A4"]
+    assert "uses" not in cells["A3"], cells["A3"]
+    _, iopub = cell(kc, "%sheet graph")
+    data = [m for m in iopub if m["msg_type"] in ("display_data", "execute_result")][0][
+        "content"
+    ]["data"]
+    assert "A4 reads x from A3 (defined in A1, A3)" in data["text/plain"], data["text/plain"]
+    choices = data["application/json"]["choices"]
+    assert {"reader": "A4", "name": "x", "definer": "A3", "definers": ["A1", "A3"]} in choices
+
+
+def test_an_inserted_cell_takes_its_place_in_the_notebook_order(kc: Any) -> None:
+    """The grid extension tells the kernel the notebook's order: a cell inserted between a
+    definer and its reader is the nearest definer before the reader, whatever its address."""
+    comm_id = "grid-order-test"
+    kc.shell_channel.send(
+        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
+    )
+
+    def order(ids: list[str]) -> None:
+        msg = kc.session.msg(
+            "comm_msg", {"comm_id": comm_id, "data": {"type": "order", "cells": ids}}
+        )
+        kc.shell_channel.send(msg)
+
+    order(["o1", "o2"])
+    cell(kc, "ox = 1", "o1")
+    _, iopub = cell(kc, "oy = ox * 2", "o2")
+    assert shown(iopub, "A2") == ["2"]
+    order(["o1", "new", "o2"])
+    reply, iopub = cell(kc, "ox = 5", "new")
+    md = ps(reply)
+    assert md["address"] == "A3" and md["reran"] == ["A2"], md
+    assert updates_of(iopub, "A2") == ["10"]
+    # Moved below its old reader, it no longer feeds it: the reader goes stale (its value was
+    # computed from a definition it no longer reads) until it runs again.
+    order(["o1", "o2", "new"])
+    cells = by_address(sheet(kc)[0])
+    assert cells["A2"]["state"] == "stale", cells["A2"]
+    reply, iopub = cell(kc, "oy = ox * 2", "o2")
+    assert shown(iopub, "A2") == ["2"]
+    assert peek(kc, "(ox, oy)") == "(5, 2)"

@@ -104,21 +104,44 @@ fn text<C>(sheet: &LiveSheet<C>) -> String {
 
 fn graph<C>(sheet: &LiveSheet<C>) -> Value {
     let mut edges = Vec::new();
+    let mut choices = Vec::new();
     for &address in sheet.cells.keys() {
         for p in sheet.sheet.precedents(address) {
             edges.push((p.to_string(), address.to_string()));
         }
+        for (name, definer) in sheet.sheet.chosen_definers(address) {
+            let all: Vec<String> = sheet
+                .sheet
+                .definers(name)
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            choices.push(json!({"reader": address.to_string(), "name": name,
+                                "definer": definer.to_string(), "definers": all}));
+        }
     }
-    let text = if edges.is_empty() {
+    let mut lines: Vec<String> = edges.iter().map(|(a, b)| format!("{a} → {b}")).collect();
+    for c in &choices {
+        let all: Vec<&str> = c["definers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .collect();
+        lines.push(format!(
+            "{} reads {} from {} (defined in {})",
+            c["reader"].as_str().unwrap_or_default(),
+            c["name"].as_str().unwrap_or_default(),
+            c["definer"].as_str().unwrap_or_default(),
+            all.join(", ")
+        ));
+    }
+    let text = if lines.is_empty() {
         "no dependencies".to_string()
     } else {
-        edges
-            .iter()
-            .map(|(a, b)| format!("{a} → {b}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        lines.join("\n")
     };
-    json!({"text/plain": text, "application/json": {"edges": edges}})
+    json!({"text/plain": text, "application/json": {"edges": edges, "choices": choices}})
 }
 
 /// Runs a `%sheet` command; returns the MIME bundle to show, or an error message.

@@ -324,6 +324,8 @@ impl Shell {
             "reran": strings(&report.reran),
             "stale": strings(&report.stale),
             "errors": self.sheet.errors(),
+            // Which definition the cell reads of each name several cells define.
+            "definers": report.address.and_then(|a| self.sheet.uses(a)).unwrap_or(json!({})),
         }});
         (outcome, metadata)
     }

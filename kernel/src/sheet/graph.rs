@@ -483,6 +483,14 @@ impl Sheet {
             .collect()
     }
 
+    /// The names the cell at `addr` reads that several cells define, each with the definer
+    /// it uses: the choices a reader must be able to see. Sorted by name.
+    pub fn chosen_definers(&self, addr: Address) -> Vec<(&str, Address)> {
+        self.resolved(addr)
+            .filter(|(name, _)| self.multi.contains(*name))
+            .collect()
+    }
+
     /// The cells defining `name`, by position.
     pub fn definers(&self, name: &str) -> Vec<Address> {
         self.definers
@@ -1506,6 +1514,8 @@ mod tests {
         assert_eq!(sheet.bindings(a("A1")), vec![("x", None)]);
         assert_eq!(sheet.bindings(a("A3")), vec![("x", Some(a("A1")))]);
         assert_eq!(sheet.final_bindings(), vec![("x", a("A3"))]);
+        assert_eq!(sheet.chosen_definers(a("A4")), vec![]);
+        assert_eq!(sheet.chosen_definers(a("A2")), vec![("x", a("A1"))]);
     }
 
     #[test]

@@ -6,8 +6,9 @@ use crate::sheet::Address;
 use serde_json::{json, Value};
 
 impl<C> LiveSheet<C> {
-    /// One cell: `{address, title, cellId, state, value, reads, code, lazy, error?, png?}`, or
-    /// `{address, state: "deleted"}`.
+    /// One cell: `{address, title, cellId, state, value, reads, code, lazy, uses?, error?,
+    /// png?}`, or `{address, state: "deleted"}`. `uses` says, for each name it reads that
+    /// several cells define, which one it reads: the choice is never silent.
     pub fn cell_json(&self, address: Address) -> Value {
         let Some(c) = self.cells.get(&address) else {
             return json!({"address": address.to_string(), "state": "deleted"});
@@ -22,6 +23,9 @@ impl<C> LiveSheet<C> {
             "code": c.source,
             "lazy": c.lazy,
         });
+        if let Some(uses) = self.uses(address) {
+            v["uses"] = uses;
+        }
         if let Some(message) = c.state.failed() {
             v["error"] = json!(message);
         }
@@ -29,6 +33,19 @@ impl<C> LiveSheet<C> {
             v["png"] = json!(png);
         }
         v
+    }
+
+    /// `{name: definer}` for the names the cell reads that several cells define, if any.
+    pub fn uses(&self, address: Address) -> Option<Value> {
+        let chosen = self.sheet.chosen_definers(address);
+        if chosen.is_empty() {
+            return None;
+        }
+        let map: serde_json::Map<String, Value> = chosen
+            .into_iter()
+            .map(|(name, d)| (name.to_string(), json!(d.to_string())))
+            .collect();
+        Some(Value::Object(map))
     }
 
     /// The whole sheet: `{mode, cells}`.
