@@ -150,6 +150,8 @@ pub struct Analysis {
     pub mutating_methods: Vec<String>,
     /// For each function the cell defines: the globals calling it may bind or change.
     pub function_writes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The names in `reads_names` that are builtins (`max`, `display`).
+    pub reads_builtins: Vec<String>,
     /// "expr", "assign" or "none".
     pub value_kind: String,
     /// Why the code could not be analysed: `SyntaxError: …` (the cell still runs, and Python

@@ -57,6 +57,9 @@ pub struct CellDeps {
     /// Names read inside the functions (and lambdas, methods) the cell defines: a cell that
     /// calls them reads these names, resolved where the caller sits.
     pub deferred_reads: Vec<String>,
+    /// Names among `reads_names` that are builtins (`max`, `sum`): a cell that defines one
+    /// shadows it for the cells after it only, never for a reader before it.
+    pub reads_builtins: Vec<String>,
     /// The cell may define names a static analysis cannot see (`globals()[…]`, `exec`): a
     /// name no cell defines is taken to come from the nearest such cell before its reader.
     pub dynamic: bool,
@@ -71,6 +74,7 @@ impl CellDeps {
             &mut self.maybe_defines,
             &mut self.mutates,
             &mut self.deferred_reads,
+            &mut self.reads_builtins,
         ] {
             list.sort();
             list.dedup();
@@ -439,10 +443,13 @@ impl Sheet {
         let Some(cell) = self.cells.get(&addr) else {
             return Vec::new();
         };
+        // A name read with no definer before it, that some cell binds, is unbound here (or
+        // the builtin of that name), as in a top-to-bottom run. (A name cells only change in
+        // place was made outside the sheet: it stays.)
         let mut out: Vec<(&str, Option<Address>)> = cell
             .reads
             .iter()
-            .filter(|(name, d)| d.is_some() || cell.deps.maybe_defines.contains(name))
+            .filter(|(name, d)| d.is_some() || self.some_cell_binds(name))
             .map(|(n, &d)| (n.as_str(), d))
             .collect();
         let key = cell.key(addr);
@@ -469,6 +476,13 @@ impl Sheet {
         }
         out.sort_unstable_by(|a, b| a.0.cmp(b.0));
         out
+    }
+
+    fn some_cell_binds(&self, name: &str) -> bool {
+        self.definers.get(name).is_some_and(|defs| {
+            defs.iter()
+                .any(|(_, d)| self.cells[d].deps.defines.iter().any(|n| n == name))
+        })
     }
 
     /// Where each name defined more than once stands after every cell has run in order: its
@@ -780,7 +794,12 @@ impl Sheet {
         let deps = &cell.deps;
         let mut out: BTreeMap<String, Option<Address>> = BTreeMap::new();
         let mut queue: Vec<(&str, bool)> = Vec::new();
-        for name in deps.maybe_defines.iter().chain(&deps.mutates) {
+        for name in deps
+            .maybe_defines
+            .iter()
+            .chain(&deps.mutates)
+            .chain(&deps.reads_builtins)
+        {
             queue.push((name, true));
         }
         for name in &deps.reads_names {
@@ -1516,6 +1535,25 @@ mod tests {
         assert_eq!(sheet.final_bindings(), vec![("x", a("A3"))]);
         assert_eq!(sheet.chosen_definers(a("A4")), vec![]);
         assert_eq!(sheet.chosen_definers(a("A2")), vec![("x", a("A1"))]);
+    }
+
+    #[test]
+    fn a_builtin_s_name_defined_later_does_not_shadow_it_for_a_reader_before() {
+        // `max(...)` (A1), then `max = 10` (A2), then `max * 2` (A3).
+        let mut sheet = Sheet::new();
+        let builtin = |d: CellDeps| with(d, |d| d.reads_builtins = names(&["max"]));
+        set(&mut sheet, "A1", builtin(deps(&[], &["max"], &["top"])));
+        set(&mut sheet, "A2", deps(&[], &[], &["max"]));
+        set(&mut sheet, "A3", builtin(deps(&[], &["max"], &[])));
+        assert_eq!(
+            sheet.definer_of("max", a("A1")),
+            Some(a("A2")),
+            "the sheet rule"
+        );
+        assert_eq!(sheet.precedents(a("A1")), vec![]);
+        assert_eq!(sheet.precedents(a("A3")), list(&["A2"]));
+        // A1 runs with the builtin: the later `max` is unbound for it.
+        assert!(sheet.bindings(a("A1")).contains(&("max", None)));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn cell_deps(analysis: &Analysis, ranges: &[Range]) -> CellDeps {
         maybe_defines: analysis.maybe_defines.clone(),
         mutates: analysis.mutates.clone(),
         deferred_reads: analysis.deferred_reads.clone(),
+        reads_builtins: analysis.reads_builtins.clone(),
         dynamic: analysis.dynamic,
     }
 }

@@ -113,7 +113,7 @@ def sheet_analyze_json(request):
             "value_kind": "none", "error": f"AnalysisError: the analysis of the cell {what}",
             "maybe_defines": [], "mutates": [], "deferred_reads": [], "deferred_writes": [],
             "dynamic": False, "star_imports": [], "address_defines": [],
-            "mutating_methods": [], "function_writes": {},
+            "mutating_methods": [], "function_writes": {}, "reads_builtins": [],
         }
     return json.dumps(result)
 

@@ -9,6 +9,7 @@ Dependency analysis runs on a cell's code *after* the Rust side has rewritten ra
 """
 
 import ast
+import builtins
 import html
 import math
 import re
@@ -502,18 +503,7 @@ class _Analyzer:
             return
         if name not in self.cell_functions:
             return
-        seen, todo = set(), [name]
-        binds, mutates = {}, {}
-        while todo:
-            n = todo.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            info = self.cell_functions.get(n)
-            if info is not None:
-                binds.update(info.binds)
-                mutates.update(info.mutates)
-                todo.extend(info.calls)
+        binds, mutates = self._effects_of_calling(name)
         for b in binds:
             if b not in self.defines:
                 self._define(b, maybe=True)
@@ -987,6 +977,8 @@ class _Analyzer:
             "address_defines": address_defines,
             "mutating_methods": list(self.mutating_methods),
             "function_writes": self._function_writes(),
+            # A builtin's name is read from a cell before the reader, never from a later one.
+            "reads_builtins": [n for n in reads_names if hasattr(builtins, n)],
         }
 
     def _function_writes(self):
@@ -994,20 +986,28 @@ class _Analyzer:
         module-level functions (through the other functions of the cell they call)."""
         out = {}
         for name in self.cell_functions:
-            seen, todo, writes = set(), [name], {}
-            while todo:
-                n = todo.pop()
-                if n in seen:
-                    continue
-                seen.add(n)
-                info = self.cell_functions.get(n)
-                if info is not None:
-                    writes.update(info.binds)
-                    writes.update(info.mutates)
-                    todo.extend(info.calls)
+            binds, mutates = self._effects_of_calling(name)
+            writes = {**binds, **mutates}
             if writes:
                 out[name] = list(writes)
         return out
+
+    def _effects_of_calling(self, name):
+        """(binds, mutates) of calling the cell's function `name`, through the other functions
+        of the cell it calls."""
+        seen, todo = set(), [name]
+        binds, mutates = {}, {}
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            info = self.cell_functions.get(n)
+            if info is not None:
+                binds.update(info.binds)
+                mutates.update(info.mutates)
+                todo.extend(info.calls)
+        return binds, mutates
 
 
 def _methods_changing_self(node, known):
@@ -1070,6 +1070,7 @@ def _empty_analysis(error=None):
         "address_defines": [],
         "mutating_methods": [],
         "function_writes": {},
+        "reads_builtins": [],
     }
 
 
@@ -1092,6 +1093,7 @@ def analyze(code, mutating_methods=()):
       `setattr(module, ...)`, `sys.modules`, `__builtins__`); `star_imports`: modules
       star-imported;
     - `function_writes`: {function: globals calling it may bind or change};
+    - `reads_builtins`: the names in `reads_names` that are builtins (the kernel's included);
     - `mutating_methods`: methods of the classes the cell defines that change their object;
       `mutating_methods` given to `analyze` (those of the notebook's classes) count as
       mutating methods for rule (2);
