@@ -884,3 +884,14 @@ def test_an_inserted_cell_takes_its_place_in_the_notebook_order(kc: Any) -> None
     reply, iopub = cell(kc, "oy = ox * 2", "o2")
     assert shown(iopub, "A2") == ["2"]
     assert peek(kc, "(ox, oy)") == "(5, 2)"
+
+
+def test_a_magic_first_line_does_not_hide_what_the_cell_reads(kc: Any) -> None:
+    """The analysis sees the code Python runs (after the magic rewrite): a labelled cell whose
+    code starts with `%matplotlib inline` still re-runs when A1 changes."""
+    cell(kc, "# @A1\n2", "m1")
+    _, iopub = cell(kc, "# @B2\n%matplotlib inline\ny = A1 * 3", "m2")
+    assert shown(iopub, "B2") == ["6"]
+    reply, iopub = cell(kc, "# @A1\n5", "m1")
+    assert ps(reply)["reran"] == ["B2"], ps(reply)
+    assert updates_of(iopub, "B2") == ["15"]

@@ -96,7 +96,15 @@ impl<C> LiveSheet<C> {
             .map(|a| a.to_string())
             .filter(|a| self.sheet.definers(a).is_empty())
             .collect();
-        let resolved = self.sheet.bindings(address);
+        let mut resolved = self.sheet.bindings(address);
+        // A name shaped like an address that holds a cell is that cell's value, not another
+        // cell's variable: the cell wins.
+        resolved.retain(|(name, _)| {
+            !name.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+                || !name
+                    .parse::<Address>()
+                    .is_ok_and(|a| self.cells.contains_key(&a))
+        });
         let unchanged = cell.bound_epoch == self.epoch
             && resolved
                 .iter()
