@@ -895,3 +895,21 @@ def test_a_magic_first_line_does_not_hide_what_the_cell_reads(kc: Any) -> None:
     reply, iopub = cell(kc, "# @A1\n5", "m1")
     assert ps(reply)["reran"] == ["B2"], ps(reply)
     assert updates_of(iopub, "B2") == ["15"]
+
+
+def test_a_name_shaped_like_an_address_is_a_variable_unless_a_cell_sits_there(kc: Any) -> None:
+    """`R2 = 0.91` (an R² score) is a variable where no cell sits at R2, and its readers say so;
+    assigning to the address of a cell stays an error, and there the cell wins."""
+    reply, _ = cell(kc, "R2 = 0.91", "r2")
+    assert_ok(reply)
+    reply, iopub = cell(kc, "round(R2 * 100)", "r2-reader")
+    assert shown(iopub, ps(reply)["address"]) == ["91"]
+    assert ps(reply)["address_names"] == {"R2": {"reads": "variable", "from": "A1"}}, ps(reply)
+    reply, iopub = cell(kc, "R2 = 0.5", "r2")
+    assert updates_of(iopub, "A2") == ["50"]
+    # A cell placed at F1 makes `F1` that cell's value for its readers.
+    cell(kc, "# @F1\n7", "f1")
+    reply, _ = run(kc, "F1 = 3", "f1-var")
+    assert error_of(reply)[0] == "AddressAssignment", error_of(reply)
+    reply, iopub = cell(kc, "F1 * 2", "f1-reader")
+    assert shown(iopub, ps(reply)["address"]) == ["14"]

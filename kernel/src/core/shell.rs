@@ -326,6 +326,11 @@ impl Shell {
             "errors": self.sheet.errors(),
             // Which definition the cell reads of each name several cells define.
             "definers": report.address.and_then(|a| self.sheet.uses(a)).unwrap_or(json!({})),
+            // What an address-shaped name (`R2`) meant: the cell there, or a variable.
+            "address_names": report
+                .address
+                .and_then(|a| self.sheet.address_meanings(a))
+                .unwrap_or(json!({})),
         }});
         (outcome, metadata)
     }

@@ -48,6 +48,38 @@ impl<C> LiveSheet<C> {
         Some(Value::Object(map))
     }
 
+    /// For each address-shaped name the cell reads that could mean a cell or another cell's
+    /// variable (`R2`): which meaning it got, `{"R2": {"reads": "cell" | "variable", "from":
+    /// address}}`. The cell at an address wins; where none sits, the variable does.
+    pub fn address_meanings(&self, address: Address) -> Option<Value> {
+        let record = self.cells.get(&address)?;
+        let mut map = serde_json::Map::new();
+        for read in &record.reads_addresses {
+            let name = read.to_string();
+            let definers: Vec<Address> = self
+                .sheet
+                .definers(&name)
+                .into_iter()
+                .filter(|&d| d != address)
+                .collect();
+            if definers.is_empty() {
+                continue;
+            }
+            let meaning = if self.cells.contains_key(read) {
+                json!({"reads": "cell", "from": name})
+            } else {
+                let from = self
+                    .sheet
+                    .resolved(address)
+                    .find(|(n, _)| *n == name)
+                    .map_or(definers[0], |(_, d)| d);
+                json!({"reads": "variable", "from": from.to_string()})
+            };
+            map.insert(name, meaning);
+        }
+        (!map.is_empty()).then_some(Value::Object(map))
+    }
+
     /// The whole sheet: `{mode, cells}`.
     pub fn snapshot(&self) -> Value {
         json!({
