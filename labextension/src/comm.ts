@@ -184,7 +184,8 @@ export class SheetConnector {
   /**
    * Tells the kernel the notebook's order of cells (their ids, top to bottom), so that names
    * resolve as the notebook reads; sent again on every connect. Unchanged orders are not
-   * sent twice.
+   * sent twice, and a burst of changes in one task (a notebook loading cell by cell) sends
+   * one message, before any request a later task sends.
    */
   setOrder(cellIds: string[]): void {
     const same =
@@ -192,8 +193,12 @@ export class SheetConnector {
       this._order.length === cellIds.length &&
       this._order.every((id, i) => id === cellIds[i]);
     this._order = [...cellIds];
-    if (!same) {
-      this._sendOrder();
+    if (!same && !this._orderQueued) {
+      this._orderQueued = true;
+      queueMicrotask(() => {
+        this._orderQueued = false;
+        this._sendOrder();
+      });
     }
   }
 
@@ -315,6 +320,7 @@ export class SheetConnector {
   private _wasConnected = false;
   /** The notebook's cell ids in order, as last told by the notebook. */
   private _order: string[] | null = null;
+  private _orderQueued = false;
   /** Addresses marked running, by the msg_id of the execute_request that will run them. */
   private _running = new Map<string, string[]>();
   private _timer: ReturnType<typeof setTimeout> | null = null;
