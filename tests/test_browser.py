@@ -23,7 +23,7 @@ NODE_TIMEOUT = 100
 NOTEBOOK_NAME = "reactive.ipynb"
 
 
-def _notebook() -> dict:
+def _notebook(cells: list[tuple[str, str]] | None = None) -> dict:
     def code(cell_id: str, source: str) -> dict:
         return {
             "cell_type": "code",
@@ -34,8 +34,9 @@ def _notebook() -> dict:
             "source": source,
         }
 
+    cells = cells or [("cell-a1", "# @A1\n1"), ("cell-b1", "# @B1\nA1 * 10")]
     return {
-        "cells": [code("cell-a1", "# @A1\n1"), code("cell-b1", "# @B1\nA1 * 10")],
+        "cells": [code(cell_id, source) for cell_id, source in cells],
         "metadata": {
             "kernelspec": {"display_name": "PySheets", "language": "python", "name": "pysheets"},
             "language_info": {"name": "python"},
@@ -67,4 +68,29 @@ def test_jupyterlab_updates_dependent_cell_in_place(tmp_path: Path) -> None:
         assert result["execute_requests_after_edit"] == ["# @A1\n5"], detail
         assert {"display_id": "pysheets-B1", "text": "50"} in result["b1_updates"], detail
         assert result["a1_rerun_reply"]["status"] == "ok", detail
+        assert screenshot.is_file() and screenshot.stat().st_size > 0, detail
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.timeout(150)
+def test_jupyterlab_cell_inserted_between_definer_and_reader(tmp_path: Path) -> None:
+    """In JupyterLab with the grid extension: `ox = 1`, `oy = ox * 2` (2); a cell `ox = 5`
+    inserted between them and run alone makes the reader show 10, as Run All would, although
+    the new cell's address (A3) comes after the reader's (A2)."""
+    require_browser()
+    screenshot = fresh_artifact("lab_insert.png")
+    notebook = _notebook([("cell-ox", "ox = 1"), ("cell-oy", "oy = ox * 2")])
+    with jupyter_lab(tmp_path, {"insert.ipynb": notebook}) as (url, server_log):
+        result = run_script(
+            BROWSER_DIR / "lab_insert.mjs", [url, "insert.ipynb", str(screenshot)], server_log,
+            NODE_TIMEOUT,
+        )
+        detail = f"browser script result: {result}"
+        assert result["executes_after_insert"] == ["ox = 5"], detail
+        assert result["order_before_execute"], detail
+        order = result["order_sent"]
+        assert order[0] == "cell-ox" and order[2] == "cell-oy", detail
+        assert order[1] == result["inserted"]["id"], detail
+        assert result["reader"]["outputs"][0]["text"] == "10", detail
+        assert result["reply_metadata"]["pysheets"]["address"] == "A3", detail
         assert screenshot.is_file() and screenshot.stat().st_size > 0, detail

@@ -12,6 +12,10 @@
 // LabApp.expose_app_in_browser) and the output area's DOM text for what a user sees.
 
 import { finish, launchChromium } from './chromium.mjs';
+import {
+  STEP_TIMEOUT, cellIdle, cellState, check, clickIntoEditor, notebookReady,
+  recordKernelMessages, waitCellText,
+} from './lab_page.mjs';
 
 const [url, notebook, screenshot] = process.argv.slice(2);
 if (!url || !notebook || !screenshot) {
@@ -19,127 +23,8 @@ if (!url || !notebook || !screenshot) {
   process.exit(2);
 }
 
-const STEP_TIMEOUT = 30_000;
 const result = {};
 const log = (...args) => console.error('[lab_reactive]', ...args);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-// In the page: the state of the notebook's cell i (model and DOM).
-function cellState(i) {
-  const panel = window.jupyterapp.shell.currentWidget;
-  const cell = panel.content.widgets[i];
-  const model = cell.model;
-  const outputs = [];
-  for (let j = 0; j < model.outputs.length; j++) {
-    const out = model.outputs.get(j).toJSON();
-    const text = out.data ? out.data['text/plain'] : out.text;
-    outputs.push({
-      output_type: out.output_type,
-      text: Array.isArray(text) ? text.join('') : text ?? null,
-      ename: out.ename ?? null,
-      evalue: out.evalue ?? null,
-    });
-  }
-  const area = cell.node.querySelector('.jp-OutputArea');
-  const prompt = cell.node.querySelector('.jp-InputArea-prompt');
-  return {
-    id: model.sharedModel.getId(),
-    source: model.sharedModel.getSource(),
-    executionCount: model.executionCount,
-    outputs,
-    domOutputText: area ? area.innerText.trim() : null,
-    domOutputCount: cell.node.querySelectorAll('.jp-OutputArea-output').length,
-    domPrompt: prompt ? prompt.innerText.trim() : null,
-  };
-}
-
-// In the page: true once the notebook is open with its kernel started and idle.
-function notebookReady(nbPath) {
-  const app = window.jupyterapp;
-  if (!app || !app.shell) return false;
-  const panel = app.shell.currentWidget;
-  if (!panel || !panel.context || panel.context.path !== nbPath || !panel.content.model) return false;
-  if (panel.content.widgets.length < 2) return false;
-  const sc = panel.sessionContext;
-  const kernel = sc && sc.session && sc.session.kernel;
-  return !!(sc.isReady && kernel && kernel.name === 'pysheets' && kernel.status === 'idle' &&
-            kernel.connectionStatus === 'connected');
-}
-
-// In the page: records every kernel message (both directions) in window.__pysheetsMsgs.
-function recordKernelMessages() {
-  const panel = window.jupyterapp.shell.currentWidget;
-  const kernel = panel.sessionContext.session.kernel;
-  window.__pysheetsMsgs = [];
-  kernel.anyMessage.connect((_, { msg, direction }) => {
-    const c = msg.content || {};
-    window.__pysheetsMsgs.push({
-      direction,
-      channel: msg.channel,
-      msg_type: msg.header.msg_type,
-      msg_id: msg.header.msg_id,
-      parent_msg_id: msg.parent_header ? msg.parent_header.msg_id : undefined,
-      code: c.code,
-      cellId: msg.metadata ? msg.metadata.cellId : undefined,
-      display_id: c.transient ? c.transient.display_id : undefined,
-      text: c.data ? c.data['text/plain'] : c.text,
-      status: c.status ?? c.execution_state,
-      execution_count: c.execution_count,
-      ename: c.ename,
-      evalue: c.evalue,
-      reply_metadata: msg.header.msg_type === 'execute_reply' ? msg.metadata : undefined,
-    });
-  });
-}
-
-// In the page: true when the kernel is idle and cell i has a finished run (no `[*]`).
-function cellIdle(i) {
-  const panel = window.jupyterapp.shell.currentWidget;
-  const kernel = panel.sessionContext.session.kernel;
-  const cell = panel.content.widgets[i];
-  const prompt = cell.node.querySelector('.jp-InputArea-prompt');
-  return kernel.status === 'idle' && cell.model.executionCount !== null &&
-         !(prompt && prompt.innerText.includes('*'));
-}
-
-async function waitCellText(page, i, text, what) {
-  try {
-    await page.waitForFunction(
-      ([i, text]) => {
-        const panel = window.jupyterapp.shell.currentWidget;
-        const cell = panel.content.widgets[i];
-        const o = cell.model.outputs;
-        if (o.length !== 1) return false;
-        const data = o.get(0).toJSON().data || {};
-        const area = cell.node.querySelector('.jp-OutputArea');
-        return data['text/plain'] === text && area && area.innerText.trim() === text;
-      },
-      [i, text],
-      { timeout: STEP_TIMEOUT, polling: 100 },
-    );
-  } catch (e) {
-    throw new Error(`${what}: cell ${i} never showed ${JSON.stringify(text)} ` +
-                    `(now ${JSON.stringify(await page.evaluate(cellState, i))})`);
-  }
-}
-
-// Selects cell i as the active cell and focuses its editor, by clicking into it as a user would.
-async function clickIntoEditor(page, i) {
-  const editor = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')
-    .nth(i).locator('.cm-content');
-  await editor.click();
-  await page.waitForFunction(
-    (i) => {
-      const nb = window.jupyterapp.shell.currentWidget.content;
-      return nb.activeCellIndex === i && nb.mode === 'edit';
-    },
-    i,
-    { timeout: STEP_TIMEOUT },
-  );
-}
 
 let browser;
 let page;
