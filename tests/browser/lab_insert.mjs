@@ -9,36 +9,21 @@
 // now below the new cell, shows 10 as a top-to-bottom run would (the new cell's address, A3,
 // comes after the reader's). Prints one JSON object; exit 0 when every check holds.
 
-import { finish, launchChromium } from './chromium.mjs';
+import { finish } from './chromium.mjs';
 import {
-  STEP_TIMEOUT, cellIdle, cellState, check, clickIntoEditor, notebookReady,
-  recordKernelMessages, waitCellText,
+  STEP_TIMEOUT, cellIdle, cellState, check, clickIntoEditor, openNotebook, scriptArgs,
+  waitCellText,
 } from './lab_page.mjs';
 
-const [url, notebook, screenshot] = process.argv.slice(2);
-if (!url || !notebook || !screenshot) {
-  console.error('usage: node lab_insert.mjs <server url> <notebook path> <screenshot path>');
-  process.exit(2);
-}
-
+const { url, notebook, screenshot } = scriptArgs('lab_insert.mjs');
 const result = {};
 const log = (...args) => console.error('[lab_insert]', ...args);
 
-let browser;
+const handles = {};
 let page;
 let exitCode = 0;
 try {
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-  page.setDefaultTimeout(STEP_TIMEOUT);
-  page.on('pageerror', (e) => log('page error:', e.message));
-  page.on('dialog', (d) => { log('dialog:', d.message()); d.dismiss(); });
-
-  const base = url.endsWith('/') ? url : url + '/';
-  await page.goto(`${base}lab/workspaces/pysheets-insert/tree/${encodeURI(notebook)}?reset`,
-                  { waitUntil: 'domcontentloaded' });
-  await page.waitForFunction(notebookReady, notebook, { timeout: 60_000, polling: 200 });
-  await page.evaluate(recordKernelMessages);
+  page = await openNotebook(handles, { url, notebook, workspace: 'pysheets-insert', log });
 
   for (const i of [0, 1]) {
     await clickIntoEditor(page, i);
@@ -92,8 +77,8 @@ try {
   exitCode = 1;
   result.error = String(e && e.message ? e.message : e);
   log('FAILED:', result.error);
-  if (page) {
+  if (handles.page) {
     try { result.messages = await page.evaluate(() => window.__pysheetsMsgs || null); } catch {}
   }
 }
-await finish({ page, browser, screenshot, result, exitCode, log });
+await finish({ page: handles.page, browser: handles.browser, screenshot, result, exitCode, log });

@@ -4,7 +4,37 @@
 // cell's editor as a user would. Functions named "In the page" run inside the page
 // (`page.evaluate` / `page.waitForFunction`).
 
+import { launchChromium } from './chromium.mjs';
+
 export const STEP_TIMEOUT = 30_000;
+
+// The script's arguments `<server url> <notebook path> <screenshot path>` (exit 2 without them).
+export function scriptArgs(name) {
+  const [url, notebook, screenshot] = process.argv.slice(2);
+  if (!url || !notebook || !screenshot) {
+    console.error(`usage: node ${name} <server url> <notebook path> <screenshot path>`);
+    process.exit(2);
+  }
+  return { url, notebook, screenshot };
+}
+
+// Chromium with the notebook open in JupyterLab (a workspace of its own), its kernel started
+// and idle, and the kernel's messages recorded in window.__pysheetsMsgs. Sets `handles.browser`
+// and `handles.page` as they come, so a failure half-way can still be screenshot and closed.
+export async function openNotebook(handles, { url, notebook, workspace, log }) {
+  handles.browser = await launchChromium();
+  const page = (handles.page = await handles.browser.newPage({ viewport: { width: 1280, height: 720 } }));
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on('pageerror', (e) => log('page error:', e.message));
+  page.on('dialog', (d) => { log('dialog:', d.message()); d.dismiss(); });
+  const base = url.endsWith('/') ? url : url + '/';
+  const nbUrl = `${base}lab/workspaces/${workspace}/tree/${encodeURI(notebook)}?reset`;
+  log('opening', nbUrl);
+  await page.goto(nbUrl, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(notebookReady, notebook, { timeout: 60_000, polling: 200 });
+  await page.evaluate(recordKernelMessages);
+  return page;
+}
 
 export function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);

@@ -11,39 +11,21 @@
 // Assertions read JupyterLab's own models through `window.jupyterapp` (the server runs with
 // LabApp.expose_app_in_browser) and the output area's DOM text for what a user sees.
 
-import { finish, launchChromium } from './chromium.mjs';
+import { finish } from './chromium.mjs';
 import {
-  STEP_TIMEOUT, cellIdle, cellState, check, clickIntoEditor, notebookReady,
-  recordKernelMessages, waitCellText,
+  STEP_TIMEOUT, cellIdle, cellState, check, clickIntoEditor, openNotebook, scriptArgs,
+  waitCellText,
 } from './lab_page.mjs';
 
-const [url, notebook, screenshot] = process.argv.slice(2);
-if (!url || !notebook || !screenshot) {
-  console.error('usage: node lab_reactive.mjs <server url> <notebook path> <screenshot path>');
-  process.exit(2);
-}
-
+const { url, notebook, screenshot } = scriptArgs('lab_reactive.mjs');
 const result = {};
 const log = (...args) => console.error('[lab_reactive]', ...args);
 
-let browser;
+const handles = {};
 let page;
 let exitCode = 0;
 try {
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-  page.setDefaultTimeout(STEP_TIMEOUT);
-  page.on('pageerror', (e) => log('page error:', e.message));
-  page.on('dialog', (d) => { log('dialog:', d.message()); d.dismiss(); });
-
-  const base = url.endsWith('/') ? url : url + '/';
-  const nbUrl = `${base}lab/workspaces/pysheets-test/tree/${encodeURI(notebook)}?reset`;
-  log('opening', nbUrl);
-  await page.goto(nbUrl, { waitUntil: 'domcontentloaded' });
-
-  // The notebook open on a started, idle pysheets kernel.
-  await page.waitForFunction(notebookReady, notebook, { timeout: 60_000, polling: 200 });
-  await page.evaluate(recordKernelMessages);
+  page = await openNotebook(handles, { url, notebook, workspace: 'pysheets-test', log });
   log('notebook open, kernel idle');
   const initial = [await page.evaluate(cellState, 0), await page.evaluate(cellState, 1)];
   check(initial[0].source === '# @A1\n1', `cell 0 source is '# @A1\\n1' (got ${JSON.stringify(initial[0].source)})`);
@@ -120,8 +102,8 @@ try {
   exitCode = 1;
   result.error = String(e && e.message ? e.message : e);
   log('FAILED:', result.error);
-  if (page) {
+  if (handles.page) {
     try { result.messages = await page.evaluate(() => window.__pysheetsMsgs || null); } catch {}
   }
 }
-await finish({ page, browser, screenshot, result, exitCode, log });
+await finish({ page: handles.page, browser: handles.browser, screenshot, result, exitCode, log });
