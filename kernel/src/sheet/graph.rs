@@ -505,6 +505,11 @@ impl Sheet {
             .collect()
     }
 
+    /// Whether some cell defines `name` (binds it or changes it in place).
+    pub fn is_defined(&self, name: &str) -> bool {
+        self.definers.contains_key(name)
+    }
+
     /// The cells defining `name`, by position.
     pub fn definers(&self, name: &str) -> Vec<Address> {
         self.definers
@@ -840,21 +845,17 @@ impl Sheet {
             return;
         }
         let key = cell.key(addr);
-        let old = std::mem::replace(&mut cell.reads, new);
-        let new = self.cells[&addr].reads.clone();
-        let mut changed = false;
+        let old = std::mem::take(&mut cell.reads);
         for (name, &was) in &old {
-            match new.get(name) {
-                Some(&now) if now == was => {}
-                now => {
-                    changed = true;
-                    if let Some(was) = was {
-                        self.remove_reason(was, addr);
-                    }
-                    if now.is_none() {
-                        remove_from_index(&mut self.readers, name, key);
-                    }
-                }
+            let now = new.get(name);
+            if now == Some(&was) {
+                continue;
+            }
+            if let Some(was) = was {
+                self.remove_reason(was, addr);
+            }
+            if now.is_none() {
+                remove_from_index(&mut self.readers, name, key);
             }
         }
         for (name, &now) in &new {
@@ -862,7 +863,6 @@ impl Sheet {
             if was == Some(&now) {
                 continue;
             }
-            changed = true;
             if let Some(now) = now {
                 self.add_reason(now, addr);
             }
@@ -870,9 +870,8 @@ impl Sheet {
                 self.readers.entry(name.clone()).or_default().insert(key);
             }
         }
-        if changed {
-            roots.push(addr);
-        }
+        self.cells.get_mut(&addr).expect("checked above").reads = new;
+        roots.push(addr);
     }
 
     fn reresolve_all(&mut self, roots: &mut Vec<Address>) {

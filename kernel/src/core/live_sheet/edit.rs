@@ -6,6 +6,7 @@ use super::{CellError, CellRecord, CellRuntime, CellState, LiveSheet, Output, Re
 use crate::python::Analysis;
 use crate::sheet::{rewrite_ranges, sheet_position, Address, CellDeps, Position, Range};
 use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 
 /// What `A1:C4` becomes in code before Python sees it (see `py/cells.py`).
 const RANGE_CALL: &str = "__pysheets_range__";
@@ -34,6 +35,21 @@ pub fn cell_deps(analysis: &Analysis, ranges: &[Range]) -> CellDeps {
         reads_builtins: analysis.reads_builtins.clone(),
         dynamic: analysis.dynamic,
     }
+}
+
+/// The position of the cell at `address`: its index in the notebook's order when the frontend
+/// told it and the cell's cellId is in it, else its place in sheet order.
+fn position_in<C>(
+    order: &HashMap<String, u64>,
+    cells: &BTreeMap<Address, CellRecord<C>>,
+    address: Address,
+) -> Position {
+    cells
+        .get(&address)
+        .and_then(|c| c.cell_id.as_ref())
+        .and_then(|id| order.get(id))
+        .copied()
+        .unwrap_or_else(|| sheet_position(address))
 }
 
 impl<C> LiveSheet<C> {
@@ -157,7 +173,7 @@ impl<C> LiveSheet<C> {
         // Names no cell defines any more leave the namespace, as in a fresh top-to-bottom run.
         let gone: Vec<&str> = dropped
             .iter()
-            .filter(|n| self.sheet.definers(n).is_empty())
+            .filter(|n| !self.sheet.is_defined(n))
             .map(String::as_str)
             .collect();
         if !gone.is_empty() {
@@ -210,7 +226,7 @@ impl<C> LiveSheet<C> {
         let names: Vec<&str> = record
             .defines
             .iter()
-            .filter(|n| self.sheet.definers(n).is_empty())
+            .filter(|n| !self.sheet.is_defined(n))
             .map(String::as_str)
             .collect();
         if let Err(e) = rt.delete_cell(address, &names) {
@@ -223,12 +239,7 @@ impl<C> LiveSheet<C> {
     /// Where the cell at `address` sits among the others: its notebook position when the
     /// frontend told the notebook's order, else its place in sheet order.
     fn position_of(&self, address: Address) -> Position {
-        self.cells
-            .get(&address)
-            .and_then(|c| c.cell_id.as_ref())
-            .and_then(|id| self.notebook_order.get(id))
-            .copied()
-            .unwrap_or_else(|| sheet_position(address))
+        position_in(&self.notebook_order, &self.cells, address)
     }
 
     /// The frontend's notebook order (cellIds, top to bottom). Cells whose names now resolve
@@ -245,14 +256,7 @@ impl<C> LiveSheet<C> {
             .map(|(i, id)| (id.clone(), i as u64))
             .collect();
         let (order, cells) = (&self.notebook_order, &self.cells);
-        let moved = self.sheet.set_positions(|a| {
-            cells
-                .get(&a)
-                .and_then(|c| c.cell_id.as_ref())
-                .and_then(|id| order.get(id))
-                .copied()
-                .unwrap_or_else(|| sheet_position(a))
-        });
+        let moved = self.sheet.set_positions(|a| position_in(order, cells, a));
         for address in moved {
             self.set_state(rt, address, CellState::Stale, report);
             report.stale.push(address);

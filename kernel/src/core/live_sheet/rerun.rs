@@ -94,7 +94,7 @@ impl<C> LiveSheet<C> {
             .iter()
             .filter(|a| !self.cells.contains_key(a))
             .map(|a| a.to_string())
-            .filter(|a| self.sheet.definers(a).is_empty())
+            .filter(|a| !self.sheet.is_defined(a))
             .collect();
         let mut resolved = self.sheet.bindings(address);
         // A name shaped like an address that holds a cell is that cell's value, not another
