@@ -6,6 +6,7 @@
 pub mod control;
 pub mod history;
 pub mod interrupt;
+pub mod journal;
 pub mod kernel_info;
 pub mod labels;
 pub mod launch;

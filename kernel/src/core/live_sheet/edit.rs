@@ -137,6 +137,8 @@ impl<C> LiveSheet<C> {
             .make_cell(address, &rewritten, &definitions, deps.dynamic, &changes)
             .map_err(|e| tracing::error!("the cell {address} has no Python object: {e}"))
             .ok();
+        // The same cell's code changed or not, its last editor stays until the journal says.
+        let edited = self.cells.get(&address).and_then(|c| c.edited.clone());
         let dropped: Vec<String> = self
             .cells
             .get(&address)
@@ -159,6 +161,9 @@ impl<C> LiveSheet<C> {
                 reads_addresses: deps.reads_addresses.clone(),
                 state: CellState::Ok,
                 summary: String::new(),
+                value_type: String::new(),
+                last_ms: 0.0,
+                edited,
                 png: None,
                 py,
                 function_writes: analysis.function_writes.clone(),
@@ -218,6 +223,7 @@ impl<C> LiveSheet<C> {
         };
         self.epoch += 1;
         self.release(address, record.cell_id.as_ref());
+        report.deleted.push((address, record.cell_id.clone()));
         let plan = match self.sheet.remove_cell(address) {
             Ok(plan) => plan,
             Err(cycle) => cycle.plan,

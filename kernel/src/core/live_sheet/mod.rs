@@ -54,7 +54,7 @@ impl CellState {
         }
     }
 
-    fn failed(&self) -> Option<String> {
+    pub fn failed(&self) -> Option<String> {
         match self {
             CellState::Error(m) | CellState::Cycle(m) | CellState::UpstreamError(_, m) => {
                 Some(m.clone())
@@ -136,6 +136,12 @@ pub struct CellRecord<C> {
     pub reads_addresses: Vec<Address>,
     pub state: CellState,
     pub summary: String,
+    /// The value's type with its length or shape (`list[3]`), for the journal.
+    pub value_type: String,
+    /// How long its last run took, in milliseconds.
+    pub last_ms: f64,
+    /// Who last changed its code, and when (from the journal; shown by the grid).
+    pub edited: Option<Edited>,
     /// A small PNG (base64) of the value, when it shows as a picture.
     pub png: Option<String>,
     /// The cell's object in the runtime, holding the code Python runs (ranges rewritten); None
@@ -148,6 +154,13 @@ pub struct CellRecord<C> {
     /// were given in: unchanged bindings are not sent again.
     bound: Vec<(String, Option<Address>)>,
     bound_epoch: u64,
+}
+
+/// Who last changed a cell's code, and when (RFC 3339, UTC, milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    pub by: String,
+    pub at: String,
 }
 
 /// A request's failure before or while running its own cell.
@@ -219,6 +232,10 @@ pub struct Report {
     pub reran: Vec<Address>,
     pub stale: Vec<Address>,
     pub touched: BTreeSet<Address>,
+    /// Re-run cells whose value and definitions came out the same (early cutoff).
+    pub unchanged: BTreeSet<Address>,
+    /// Cells removed, with their cellIds.
+    pub deleted: Vec<(Address, Option<String>)>,
     /// The executed cell's own outcome, when it ran.
     pub own: Option<OwnRun>,
 }
@@ -269,5 +286,12 @@ impl<C> LiveSheet<C> {
     /// Cells in error, upstream error or on a cycle, for the reply's metadata.
     pub fn errors(&self) -> Vec<String> {
         self.failed_cells().map(|a| a.to_string()).collect()
+    }
+
+    /// Records who last changed the code of the cell at `address` (the journal knows).
+    pub fn set_edited(&mut self, address: Address, edited: Edited) {
+        if let Some(cell) = self.cells.get_mut(&address) {
+            cell.edited = Some(edited);
+        }
     }
 }
