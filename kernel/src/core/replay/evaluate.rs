@@ -78,7 +78,7 @@ pub fn evaluate<R: CellRuntime>(rt: &R, out: &impl Output, cells: &[ReplayCell])
             (Some(a), Err(e)) => Fate::Refused(a, format!("{}: {}", e.ename, e.evalue)),
             (Some(_), Ok(())) => Fate::Nothing,
             (None, result) => {
-                // No address: its label names one another cell holds (`AddressConflict`).
+                // No address: the one it asks for is another cell's (`AddressConflict`).
                 if let Err(e) = result {
                     eprintln!(
                         "pysheets-kernel replay: cell {count} was not evaluated: {}: {}",
