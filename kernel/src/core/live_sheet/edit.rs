@@ -3,7 +3,7 @@
 
 use super::addressing::Placement;
 use super::{CellError, CellRecord, CellRuntime, CellState, LiveSheet, Output, Report, Shown};
-use crate::python::Analysis;
+use crate::python::{Analysis, PyCallError};
 use crate::sheet::{rewrite_ranges, sheet_position, Address, CellDeps, Position, Range};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -74,9 +74,10 @@ impl<C> LiveSheet<C> {
         // Without its analysis a cell would be recorded as reading nothing: a wrong sheet.
         // A syntax error is the exception: the cell runs and Python shows the SyntaxError.
         let known: Vec<&str> = self.mutating_methods.iter().map(String::as_str).collect();
-        let analysis = rt
-            .analyze(&rewritten, &known)
-            .map_err(|e| CellError::of_call(&e))?;
+        let analysis = rt.analyze(&rewritten, &known).map_err(|e| {
+            report.interrupted |= matches!(e, PyCallError::Interrupted(_));
+            CellError::of_call(&e)
+        })?;
         if let Some(error) = analysis.error.as_ref() {
             if !analysis.is_syntax_error() {
                 return Err(CellError::new(

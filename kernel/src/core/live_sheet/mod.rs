@@ -18,8 +18,9 @@ mod rerun;
 mod runtime;
 mod views;
 
+// The fake runtime is shared with the tests of what drives a sheet (`core::replay`).
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use edit::cell_deps;
 pub use grid_comm::{GridComms, SHEET_TARGET};
@@ -238,6 +239,9 @@ pub struct Report {
     pub deleted: Vec<(Address, Option<String>)>,
     /// The executed cell's own outcome, when it ran.
     pub own: Option<OwnRun>,
+    /// A cell of the request was interrupted (what was left of its batch went stale): a
+    /// caller running cells one after another stops there, as Run All does.
+    pub interrupted: bool,
 }
 
 /// The sheet in the kernel: the dependency graph and, per address, the record of the cell

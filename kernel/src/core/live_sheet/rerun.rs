@@ -243,6 +243,7 @@ impl<C> LiveSheet<C> {
                 }
                 Err(failure) => {
                     interrupted = matches!(failure, PyCallError::Interrupted(_));
+                    report.interrupted |= interrupted;
                     let error = CellError::shown(failure.exception());
                     if interrupted && !is_edited {
                         // Stopped, not broken: it and what is below it keep their last values.
