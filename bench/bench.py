@@ -47,9 +47,12 @@ try:
 except ImportError:  # pragma: no cover
     JUPYTER_CLIENT_VERSION = "?"
 
-ALL_KERNELS = ["pysheets", "ipykernel", "ipyflow", "marimo"]
+ALL_KERNELS = ["pysheets", "pysheets-nojournal", "ipykernel", "ipyflow", "marimo"]
 ALL_CASES = ["start", "exec", "rss", "chain", "fanout", "sheet"]
 BASE, PEER = "ipykernel", "ipyflow"
+NOJOURNAL = "pysheets-nojournal"
+GOAL_JOURNAL_COST = 1.10        # pysheets / pysheets-nojournal, chain and fan-out at GOAL_N
+GOAL_JOURNAL_BYTES = 150.0      # journal growth per re-run cell
 GOAL_N = 10000
 GOAL_MS = 150.0
 GOAL_GROWTH = 12.0
@@ -334,9 +337,11 @@ def fmt_ratio(r):
 
 
 def ratio_columns(labels):
-    cols = [(k, BASE) for k in labels if k != BASE and BASE in labels]
+    cols = [(k, BASE) for k in labels if k not in (BASE, NOJOURNAL) and BASE in labels]
     if PEER in labels:
         cols += [(k, PEER) for k in ("pysheets",) if k in labels]
+    if NOJOURNAL in labels and "pysheets" in labels:
+        cols.append(("pysheets", NOJOURNAL))
     return cols
 
 
@@ -400,6 +405,19 @@ def evaluate_goals(results):
                       "value": None if r is None else "%.2f" % r,
                       "ok": None if r is None else r <= GOAL_GROWTH})
     ratio_goal("rss", 0.5, "idle RSS <= 1/2 of ipykernel's")
+    for case in ("chain", "fanout"):
+        row = rows.get("%s/%d" % (case, GOAL_N))
+        r = row.ratio("pysheets", NOJOURNAL) if row else None
+        goals.append({"goal": "%s N=%d journal on/off <= %.2f" % (case, GOAL_N, GOAL_JOURNAL_COST),
+                      "value": None if r is None else "%.3f" % r,
+                      "ok": None if r is None else r <= GOAL_JOURNAL_COST})
+        per_cell = (row.extra.get("pysheets", {}).get("journal_bytes_per_cell")
+                    if row else None)
+        b = statistics.median(per_cell) if per_cell else None
+        goals.append({"goal": "%s N=%d journal bytes/cell <= %.0f" % (case, GOAL_N,
+                                                                     GOAL_JOURNAL_BYTES),
+                      "value": None if b is None else "%.1f B" % b,
+                      "ok": None if b is None else b <= GOAL_JOURNAL_BYTES})
     return goals
 
 

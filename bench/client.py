@@ -216,7 +216,7 @@ class IOPub:
 class Kernel:
     """A kernel started by kernelspec name; start -> kernel_info_reply is timed."""
 
-    def __init__(self, name, ctx, timeout=120.0, retry=0.1, kernel_output=False):
+    def __init__(self, name, ctx, timeout=120.0, retry=0.1, kernel_output=False, env=None):
         self.name = name
         self.timeout = timeout
         self.km = KernelManager(kernel_name=name)
@@ -224,6 +224,8 @@ class Kernel:
         self.iopub = None
         self.log = None if kernel_output else tempfile.TemporaryFile(mode="w+b")
         launch = {} if self.log is None else {"stdout": self.log, "stderr": subprocess.STDOUT}
+        if env:
+            launch["env"] = dict(os.environ, **env)
         try:
             t0 = time.perf_counter()
             self.km.start_kernel(**launch)

@@ -9,7 +9,10 @@ value), so a run can never silently measure nothing.
              re-runs every downstream cell before its execute_reply. Timed:
              send -> that execute_reply. The reply's metadata.pysheets.reran
              must list every downstream cell (in chain order for the chain),
-             with no errors nor stale cells.
+             with no errors nor stale cells. Its journal is on (a file of its
+             own per kernel); the bytes it grew by per re-run cell are kept.
+  pysheets-nojournal
+             the same with PYSHEETS_JOURNAL=off: what the journal costs.
   ipykernel  no reactivity: the user re-executes the head and every cell after
              it. Timed: first send -> last execute_reply, all requests
              pipelined (in flight together, the fairest to ipykernel).
@@ -27,7 +30,9 @@ value), so a run can never silently measure nothing.
              starting Python, importing marimo and running every cell).
 """
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,6 +83,25 @@ class Driver:
 class PySheets(Driver):
     label = "pysheets"
     spec = "pysheets"
+    journal = True
+
+    def start(self, ctx, args):
+        if self.journal:
+            if getattr(self, "journal_dir", None) is None:
+                self.journal_dir = tempfile.mkdtemp(prefix="pysheets-bench-journal-")
+                atexit.register(shutil.rmtree, self.journal_dir, True)
+            self.journal_path = os.path.join(self.journal_dir, "%d.jsonl" % time.monotonic_ns())
+            env = {"PYSHEETS_JOURNAL": self.journal_path}
+        else:
+            env = {"PYSHEETS_JOURNAL": "off"}
+        return Kernel(self.spec, ctx, timeout=args.timeout, retry=args.retry,
+                      kernel_output=args.kernel_output, env=env)
+
+    def journal_bytes(self):
+        try:
+            return os.path.getsize(self.journal_path) if self.journal else 0
+        except (OSError, AttributeError):
+            return 0
 
     def build(self, kernel, sheet, window):
         elapsed, state = super().build(kernel, sheet, window)
@@ -93,6 +117,7 @@ class PySheets(Driver):
 
     def recompute(self, kernel, sheet, state, k):
         downstream = state["downstream"]
+        before = self.journal_bytes()
         t0 = time.perf_counter()
         msg_id = kernel.send(sheet.change(k), sheet.head_id)
         reply = kernel.reply(t0 + kernel.timeout)
@@ -119,7 +144,18 @@ class PySheets(Driver):
             raise KernelFailed("%s: %d update_display_data on IOPub, expected %d"
                                % (where, len(updates), len(downstream)))
         self.verify(kernel, sheet, k)
-        return (t1 - t0) * 1e3, {}
+        extra = {}
+        if self.journal:
+            # The change's records (the edit and one recompute record), per re-run cell; the
+            # verify request above is silent, so it adds nothing.
+            extra["journal_bytes_per_cell"] = (self.journal_bytes() - before) / max(
+                1, len(downstream))
+        return (t1 - t0) * 1e3, extra
+
+
+class PySheetsNoJournal(PySheets):
+    label = "pysheets-nojournal"
+    journal = False
 
 
 class Ipykernel(Driver):
@@ -258,4 +294,5 @@ class Marimo(Driver):
             pass
 
 
-DRIVERS = {"pysheets": PySheets, "ipykernel": Ipykernel, "ipyflow": Ipyflow, "marimo": Marimo}
+DRIVERS = {"pysheets": PySheets, "pysheets-nojournal": PySheetsNoJournal,
+           "ipykernel": Ipykernel, "ipyflow": Ipyflow, "marimo": Marimo}

@@ -34,7 +34,7 @@ const VALUE_CHARS: usize = 80;
 struct Known {
     code: String,
     edited: Edited,
-    reads: Vec<String>,
+    reads: Vec<Address>,
 }
 
 enum State {
@@ -197,12 +197,12 @@ impl Journal {
                 .as_str()
                 .and_then(|a| a.parse::<Address>().ok())
         };
-        let reads = |v: &Value| -> Option<Vec<String>> {
+        let reads = |v: &Value| -> Option<Vec<Address>> {
             Some(
                 v["reads"]
                     .as_array()?
                     .iter()
-                    .filter_map(|a| a.as_str().map(String::from))
+                    .filter_map(|a| a.as_str()?.parse().ok())
                     .collect(),
             )
         };
@@ -289,7 +289,7 @@ impl Journal {
                         None => {}
                     }
                     r.ms = Some(round_ms(cell.last_ms));
-                    r.reads = Some(reads.clone());
+                    r.reads = Some(strings(&reads));
                     let edited = match (edit, self.known.get(&address)) {
                         (false, Some(k)) => k.edited.clone(),
                         _ => Edited {
@@ -347,8 +347,10 @@ impl Journal {
         let mut same = Vec::new();
         let mut stale = Vec::new();
         let mut seen = rustc_hash::FxHashSet::default();
-        let order = report.reran.iter().chain(report.touched.iter());
-        for &address in order {
+        // Re-run cells in the order they ran, then the others the request touched.
+        let reran = report.reran.iter().map(|&a| (a, true));
+        let order = reran.chain(report.touched.iter().map(|&a| (a, false)));
+        for (address, was_rerun) in order {
             if Some(address) == own || !seen.insert(address) {
                 continue;
             }
@@ -364,18 +366,18 @@ impl Journal {
                 continue;
             }
             let ran = cell.state == CellState::Ok;
-            if ran && !report.reran.contains(&address) {
+            if ran && !was_rerun {
                 continue;
             }
             let reads = reads_of(sheet, address);
-            let known_reads = self.known.get_mut(&address);
-            let changed_reads = match known_reads {
+            let changed_reads = match self.known.get_mut(&address) {
                 Some(k) if k.reads != reads => {
-                    k.reads = reads.clone();
-                    Some(reads)
+                    let written = strings(&reads);
+                    k.reads = reads;
+                    Some(written)
                 }
                 Some(_) => None,
-                None => Some(reads),
+                None => Some(strings(&reads)),
             };
             cells.push(Recomputed {
                 address: address.to_string(),
@@ -451,11 +453,10 @@ impl Journal {
 }
 
 /// The addresses a cell reads now (its precedents in the graph).
-fn reads_of<C>(sheet: &LiveSheet<C>, address: Address) -> Vec<String> {
-    sheet
-        .sheet
-        .precedents(address)
-        .iter()
-        .map(|a| a.to_string())
-        .collect()
+fn reads_of<C>(sheet: &LiveSheet<C>, address: Address) -> Vec<Address> {
+    sheet.sheet.precedents(address)
+}
+
+fn strings(addresses: &[Address]) -> Vec<String> {
+    addresses.iter().map(|a| a.to_string()).collect()
 }
