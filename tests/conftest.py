@@ -12,11 +12,13 @@ and are skipped for other kernels.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from queue import Empty
@@ -68,6 +70,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 # ---------------------------------------------------------------------------
 
 
+TEST_JOURNAL = Path(tempfile.mkdtemp(prefix="pysheets-tests-")) / "journal.jsonl"
+atexit.register(shutil.rmtree, TEST_JOURNAL.parent, True)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a kernel or a Jupyter tool started by a test.
 
@@ -76,6 +82,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     it sees PYTEST_CURRENT_TEST).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # Kernels keep their journal in the test run's temporary folder, not in the repository
+    # (tests of where it goes pass their own PYSHEETS_JOURNAL, "" for the default rules).
+    env.setdefault("PYSHEETS_JOURNAL", str(TEST_JOURNAL))
     env.update(extra)
     return env
 

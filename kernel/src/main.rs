@@ -55,6 +55,29 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         python: Option<PathBuf>,
     },
+    /// Evaluate cells headless with the kernel's sheet: cells as JSON in, states and values out.
+    ///
+    /// Reads one JSON document on stdin, the cells in notebook order:
+    ///   {"cells": [{"address": "B7", "code": "...", "cellId": "optional-id"}, ...]}
+    /// ("address" may be left out: the cell's label, else the next free address down column A).
+    /// Evaluates them as a live kernel would (same sheet, same rules, forward references
+    /// resolved by its re-runs), then writes one JSON document on stdout:
+    ///   {"cells": {"B7": {"state": "ok" | "error" | "upstream-error" | "stale",
+    ///                     "value": "<summary as the sheet shows it>", "error": "<message>"}}}
+    /// ("error" only for failed cells; cells in notebook order).
+    ///
+    /// Cell output (print, C code, subprocesses) goes to stderr: stdout carries only the result.
+    /// input() fails (there is no frontend). An interrupt (SIGINT) stops the replay: the
+    /// interrupted cell is an error, the cells after it are stale.
+    ///
+    /// Exit status: 0 when the result was written (failed cells are in it), 1 when Python
+    /// cannot start, 2 when stdin is not such a document.
+    #[command(verbatim_doc_comment)]
+    Replay {
+        /// The Python interpreter (of a venv) whose environment cells run in.
+        #[arg(long, value_name = "PATH")]
+        python: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +116,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Replay { python }) => core::replay::run(python.or(cli.python)),
         None => match cli.connection_file {
             Some(file) => core::launch::run(&file, cli.python),
             None => {

@@ -151,7 +151,7 @@ impl Drop for SigintBlocked {
 
 /// The kernel's own log goes to the real stderr (a duplicate taken before fd 2 is captured),
 /// filtered by `PYSHEETS_LOG` (default: warnings).
-fn init_logging() {
+pub(super) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PYSHEETS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let Ok(stderr) = capture::saved_stderr() else {

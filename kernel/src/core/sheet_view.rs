@@ -13,6 +13,12 @@ pub fn is_command(code: &str) -> bool {
     code == "%sheet" || code.starts_with("%sheet ")
 }
 
+/// `%sheet verify`: the journal's chain checked (answered by `pysheets.audit`).
+pub fn is_verify(code: &str) -> bool {
+    let mut words = code.split_whitespace();
+    words.next() == Some("%sheet") && words.next() == Some("verify") && words.next().is_none()
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -190,7 +196,7 @@ pub fn command<R: CellRuntime>(
         }
         _ => Err(format!(
             "unknown %sheet command {:?}: use %sheet, %sheet graph, %sheet lazy, %sheet auto, \
-             %sheet run, %sheet delete ADDRESS",
+             %sheet run, %sheet delete ADDRESS, %sheet verify",
             args.join(" ")
         )),
     }

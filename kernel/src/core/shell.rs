@@ -1,6 +1,7 @@
 //! Serving shell requests, in order, on the thread that runs Python.
 
-use super::live_sheet::{CellError, GridComms, LiveSheet, Report, Shown};
+use super::journal::{self, Journal};
+use super::live_sheet::{CellError, GridComms, LiveSheet, Mode, Report, Shown};
 use super::wire_sink::WireSink;
 use super::{history::History, kernel_info, sheet_view, shutdown};
 use crate::protocol::sockets::Outbox;
@@ -22,6 +23,7 @@ pub struct Shell {
     sink: Arc<WireSink>,
     sheet: LiveSheet<CellHandle>,
     grid: GridComms,
+    journal: Journal,
     execution_count: i64,
     /// Requests that were queued behind a failed execute (with stop_on_error): executes among
     /// them are answered `aborted`, as ipykernel does; the rest are served.
@@ -47,6 +49,7 @@ impl Shell {
             sink,
             sheet: LiveSheet::default(),
             grid: GridComms::default(),
+            journal: Journal::from_env(),
             execution_count: 0,
             aborting: VecDeque::new(),
             aborting_count: 0,
@@ -272,6 +275,10 @@ impl Shell {
     fn execute_cell(&mut self, msg: &Message, code: &str, count: i64) -> (Value, Value) {
         let out = bridge::get();
         let mut report = Report::default();
+        let time = journal::now();
+        let mode_before = self.sheet.mode;
+        // Opened before the cell runs, so `sheet.history(…)` in the first cell sees it.
+        self.open_journal();
         if let Some(ids) = msg.metadata["deletedCells"].as_array() {
             let ids: Vec<String> = ids
                 .iter()
@@ -280,7 +287,16 @@ impl Shell {
             self.sheet
                 .delete_ids(&self.runtime, &out, &ids, &mut report);
         }
-        let result = if sheet_view::is_command(code) {
+        let result = if sheet_view::is_verify(code) {
+            // The journal's chain is checked by the code that reads it (`pysheets.audit`).
+            match self.runtime.audit_verify() {
+                Ok(data) => {
+                    Shown::of_request(&msg.metadata).publish(&out, data, count);
+                    Ok(())
+                }
+                Err(e) => Err(CellError::new("JournalError", e.to_string())),
+            }
+        } else if sheet_view::is_command(code) {
             match sheet_view::command(
                 &mut self.sheet,
                 &self.runtime,
@@ -308,6 +324,18 @@ impl Shell {
             }),
             None => json!({"status": "ok"}),
         };
+        let own_error = result
+            .as_ref()
+            .err()
+            .map(|e| format!("{}: {}", e.ename, e.evalue));
+        let request = Change {
+            time: &time,
+            code: (!sheet_view::is_command(code)).then_some(code),
+            command: sheet_view::is_command(code).then_some(code.trim()),
+            error: own_error,
+            mode_before,
+        };
+        self.journal_request(msg, request, &report);
         if let Err(mut error) = result {
             error.publish(&out);
             outcome["status"] = json!("error");
@@ -335,14 +363,77 @@ impl Shell {
         (outcome, metadata)
     }
 
+    /// Opens the journal on the first change, and tells Python where it is.
+    fn open_journal(&mut self) {
+        if self.journal.needs_opening() {
+            let vscode = self.runtime.vscode_notebook_file();
+            self.journal.open(vscode.as_deref());
+        }
+        if let Some(path) = self.journal.take_opened() {
+            let kernel = std::env::current_exe().unwrap_or_default();
+            let config = json!({"journal": path, "kernel": kernel,
+                                "python": self.runtime.info.executable});
+            if let Err(e) = self.runtime.audit_configure(&config) {
+                tracing::warn!("telling Python where the journal is failed: {e}");
+            }
+        }
+    }
+
+    /// Records what a request changed in the journal and writes it, before the reply; its
+    /// warnings (a journal that cannot be written, a torn line) go to the request's output.
+    fn journal_request(&mut self, msg: &Message, change: Change, report: &Report) {
+        self.open_journal();
+        let header = msg.header.fields();
+        let user = self
+            .journal
+            .user(header.get("username").and_then(Value::as_str).unwrap_or(""));
+        let req = journal::Request {
+            user: &user,
+            time: change.time,
+            code: change.code,
+            command: change.command,
+            error: change.error,
+            mode_before: change.mode_before,
+        };
+        self.journal.record(&mut self.sheet, &req, report);
+        self.journal.flush();
+        for warning in self.journal.take_warnings() {
+            self.publish(
+                msg,
+                "stream",
+                json!({"name": "stderr", "text": format!("{warning}\n")}),
+            );
+        }
+    }
+
     /// Comms of the `pysheets` target are the kernel's own (Rust); others go to Python.
     fn grid_comm(&mut self, msg: &Message) -> bool {
+        if let Some((comm_id, address)) = self.grid.explain_request(msg) {
+            let mut data = self
+                .runtime
+                .audit_explain(address)
+                .unwrap_or_else(|e| json!({"error": e.to_string()}));
+            data["type"] = json!("explain");
+            data["address"] = json!(address);
+            self.publish(msg, "comm_msg", json!({"comm_id": comm_id, "data": data}));
+            return true;
+        }
         if let Some(ids) = self.grid.notebook_order(msg) {
             // Cells gone stale show it in their outputs, published under this message.
             self.begin_output(msg, false, false);
             let mut report = Report::default();
+            let mode_before = self.sheet.mode;
             self.sheet
                 .set_notebook_order(&self.runtime, &ids, &mut report);
+            let time = journal::now();
+            let change = Change {
+                time: &time,
+                code: None,
+                command: None,
+                error: None,
+                mode_before,
+            };
+            self.journal_request(msg, change, &report);
             self.finish_output();
             self.grid.update(&self.sheet, &report, |content| {
                 self.publish(msg, "comm_msg", content)
@@ -363,6 +454,15 @@ impl Shell {
             outbox.publish(identity.broadcast(Some(&msg.header), "comm_msg", content));
         })
     }
+}
+
+/// What a request changed, for the journal (who made it comes from its header).
+struct Change<'a> {
+    time: &'a str,
+    code: Option<&'a str>,
+    command: Option<&'a str>,
+    error: Option<String>,
+    mode_before: Mode,
 }
 
 /// `cursor_pos` counts code points; a missing or out-of-range one means the end of the code.

@@ -22,6 +22,8 @@ const SOURCES: &[(&str, &str)] = &[
     ("pysheets.sheet", include_str!("py/sheet.py")),
     ("pysheets.cells", include_str!("py/cells.py")),
     ("pysheets.mpl_backend", include_str!("py/mpl_backend.py")),
+    ("pysheets.journal", include_str!("py/journal.py")),
+    ("pysheets.audit", include_str!("py/audit.py")),
     ("pysheets.entry", include_str!("py/entry.py")),
 ];
 const BOOTSTRAP: &str = include_str!("py/bootstrap.py");
@@ -35,6 +37,9 @@ pub struct CellRan {
     /// Filled in with `changed` until the Python side reports it on its own.
     pub defs_changed: bool,
     pub summary: String,
+    /// The value's type, with its length or shape when it has one (`list[3]`,
+    /// `DataFrame[120×4]`): the journal's summary of a value.
+    pub value_type: String,
     /// Payloads (the pager) for the reply, when there are any.
     pub payload: Option<Value>,
     /// Out[n] as text, for the history.
@@ -382,6 +387,29 @@ impl PythonRuntime {
         self.call_reply("comm_info_json", |py| vec![str_obj(py, target_name)])
     }
 
+    /// The notebook VS Code names in `__vsc_ipynb_file__`, if its start-up code set it.
+    pub fn vscode_notebook_file(&self) -> Option<String> {
+        let reply = self.call("audit_vscode_file_json", |_| vec![]).ok()?;
+        reply.as_str().map(String::from)
+    }
+
+    /// Tells `pysheets.audit` where the journal is and how to start a replay
+    /// (`{"journal": path, "kernel": exe, "python": path}`).
+    pub fn audit_configure(&self, config: &Value) -> Result<(), PyCallError> {
+        self.call_json_unit("audit_configure_json", config)
+    }
+
+    /// `%sheet verify`: the journal's chain checked, as a MIME bundle.
+    pub fn audit_verify(&self) -> Result<Value, PyCallError> {
+        self.call("audit_verify_json", |_| vec![])
+    }
+
+    /// The explain tree of the cell at `address` for the grid: `{"html", "text"}` or
+    /// `{"error"}`.
+    pub fn audit_explain(&self, address: &str) -> Result<Value, PyCallError> {
+        self.call("audit_explain_json", |py| vec![str_obj(py, address)])
+    }
+
     /// The values of an execute_request's `user_expressions` (`{name: {status, data, …}}`).
     pub fn user_expressions(&self, expressions: &Value) -> Result<Value, PyCallError> {
         let text = expressions.to_string();
@@ -517,15 +545,18 @@ impl PythonRuntime {
                     }
                 };
                 let out = run.call1(args)?;
-                // Success is `(changed, summary, payload | None, result_text | None, png)`;
-                // a failure is the error dict.
-                if let Ok((changed, summary, payload, result_text, png)) = out.extract::<(
-                    bool,
-                    String,
-                    Bound<'_, PyAny>,
-                    Option<String>,
-                    Option<String>,
-                )>() {
+                // Success is `(changed, summary, payload | None, result_text | None, png,
+                // value_type)`; a failure is the error dict.
+                if let Ok((changed, summary, payload, result_text, png, value_type)) = out
+                    .extract::<(
+                        bool,
+                        String,
+                        Bound<'_, PyAny>,
+                        Option<String>,
+                        Option<String>,
+                        String,
+                    )>()
+                {
                     return Ok(Ok(CellRan {
                         changed,
                         // Until `cells.run` reports it: a changed value is all that is known.
@@ -538,6 +569,7 @@ impl PythonRuntime {
                         },
                         result_text,
                         png,
+                        value_type,
                     }));
                 }
                 let error = PyException::from_json(&super::bridge::py_to_json(&out));

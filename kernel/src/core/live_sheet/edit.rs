@@ -3,7 +3,7 @@
 
 use super::addressing::Placement;
 use super::{CellError, CellRecord, CellRuntime, CellState, LiveSheet, Output, Report, Shown};
-use crate::python::Analysis;
+use crate::python::{Analysis, PyCallError};
 use crate::sheet::{rewrite_ranges, sheet_position, Address, CellDeps, Position, Range};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -74,9 +74,10 @@ impl<C> LiveSheet<C> {
         // Without its analysis a cell would be recorded as reading nothing: a wrong sheet.
         // A syntax error is the exception: the cell runs and Python shows the SyntaxError.
         let known: Vec<&str> = self.mutating_methods.iter().map(String::as_str).collect();
-        let analysis = rt
-            .analyze(&rewritten, &known)
-            .map_err(|e| CellError::of_call(&e))?;
+        let analysis = rt.analyze(&rewritten, &known).map_err(|e| {
+            report.interrupted |= matches!(e, PyCallError::Interrupted(_));
+            CellError::of_call(&e)
+        })?;
         if let Some(error) = analysis.error.as_ref() {
             if !analysis.is_syntax_error() {
                 return Err(CellError::new(
@@ -137,6 +138,8 @@ impl<C> LiveSheet<C> {
             .make_cell(address, &rewritten, &definitions, deps.dynamic, &changes)
             .map_err(|e| tracing::error!("the cell {address} has no Python object: {e}"))
             .ok();
+        // The same cell's code changed or not, its last editor stays until the journal says.
+        let edited = self.cells.get(&address).and_then(|c| c.edited.clone());
         let dropped: Vec<String> = self
             .cells
             .get(&address)
@@ -159,6 +162,9 @@ impl<C> LiveSheet<C> {
                 reads_addresses: deps.reads_addresses.clone(),
                 state: CellState::Ok,
                 summary: String::new(),
+                value_type: String::new(),
+                last_ms: 0.0,
+                edited,
                 png: None,
                 py,
                 function_writes: analysis.function_writes.clone(),
@@ -218,6 +224,7 @@ impl<C> LiveSheet<C> {
         };
         self.epoch += 1;
         self.release(address, record.cell_id.as_ref());
+        report.deleted.push((address, record.cell_id.clone()));
         let plan = match self.sheet.remove_cell(address) {
             Ok(plan) => plan,
             Err(cycle) => cycle.plan,

@@ -63,6 +63,20 @@ impl GridComms {
         )
     }
 
+    /// The address of an `{"type": "explain", "address": "B7"}` message on an open comm (the
+    /// grid's Explain action), with the comm to answer on.
+    pub fn explain_request<'m>(&self, msg: &'m Message) -> Option<(&'m str, &'m str)> {
+        let comm_id = msg.str_field("comm_id");
+        if msg.msg_type() != "comm_msg" || !self.is_open(comm_id) {
+            return None;
+        }
+        let data = &msg.content["data"];
+        if data["type"] != "explain" {
+            return None;
+        }
+        Some((comm_id, data["address"].as_str().unwrap_or("")))
+    }
+
     fn is_open(&self, comm_id: &str) -> bool {
         self.open.iter().any(|c| c == comm_id)
     }

@@ -18,8 +18,9 @@ mod rerun;
 mod runtime;
 mod views;
 
+// The fake runtime is shared with the tests of what drives a sheet (`core::replay`).
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use edit::cell_deps;
 pub use grid_comm::{GridComms, SHEET_TARGET};
@@ -54,7 +55,7 @@ impl CellState {
         }
     }
 
-    fn failed(&self) -> Option<String> {
+    pub fn failed(&self) -> Option<String> {
         match self {
             CellState::Error(m) | CellState::Cycle(m) | CellState::UpstreamError(_, m) => {
                 Some(m.clone())
@@ -136,6 +137,12 @@ pub struct CellRecord<C> {
     pub reads_addresses: Vec<Address>,
     pub state: CellState,
     pub summary: String,
+    /// The value's type with its length or shape (`list[3]`), for the journal.
+    pub value_type: String,
+    /// How long its last run took, in milliseconds.
+    pub last_ms: f64,
+    /// Who last changed its code, and when (from the journal; shown by the grid).
+    pub edited: Option<Edited>,
     /// A small PNG (base64) of the value, when it shows as a picture.
     pub png: Option<String>,
     /// The cell's object in the runtime, holding the code Python runs (ranges rewritten); None
@@ -148,6 +155,13 @@ pub struct CellRecord<C> {
     /// were given in: unchanged bindings are not sent again.
     bound: Vec<(String, Option<Address>)>,
     bound_epoch: u64,
+}
+
+/// Who last changed a cell's code, and when (RFC 3339, UTC, milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    pub by: String,
+    pub at: String,
 }
 
 /// A request's failure before or while running its own cell.
@@ -219,8 +233,15 @@ pub struct Report {
     pub reran: Vec<Address>,
     pub stale: Vec<Address>,
     pub touched: BTreeSet<Address>,
+    /// Re-run cells whose value and definitions came out the same (early cutoff).
+    pub unchanged: BTreeSet<Address>,
+    /// Cells removed, with their cellIds.
+    pub deleted: Vec<(Address, Option<String>)>,
     /// The executed cell's own outcome, when it ran.
     pub own: Option<OwnRun>,
+    /// A cell of the request was interrupted (what was left of its batch went stale): a
+    /// caller running cells one after another stops there, as Run All does.
+    pub interrupted: bool,
 }
 
 /// The sheet in the kernel: the dependency graph and, per address, the record of the cell
@@ -269,5 +290,12 @@ impl<C> LiveSheet<C> {
     /// Cells in error, upstream error or on a cycle, for the reply's metadata.
     pub fn errors(&self) -> Vec<String> {
         self.failed_cells().map(|a| a.to_string()).collect()
+    }
+
+    /// Records who last changed the code of the cell at `address` (the journal knows).
+    pub fn set_edited(&mut self, address: Address, edited: Edited) {
+        if let Some(cell) = self.cells.get_mut(&address) {
+            cell.edited = Some(edited);
+        }
     }
 }

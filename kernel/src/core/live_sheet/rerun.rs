@@ -210,7 +210,9 @@ impl<C> LiveSheet<C> {
                 muted = mode == RunMode::Update;
                 out.mute_streams(muted);
             }
+            let run_started = std::time::Instant::now();
             let outcome = self.run_one(rt, address, mode, count);
+            let ms = run_started.elapsed().as_secs_f64() * 1e3;
             report.touched.insert(address);
             if !is_edited {
                 report.reran.push(address);
@@ -220,6 +222,8 @@ impl<C> LiveSheet<C> {
                     let cell = self.cells.get_mut(&address).expect("planned cells exist");
                     cell.state = CellState::Ok;
                     cell.summary = ran.summary;
+                    cell.value_type = ran.value_type;
+                    cell.last_ms = ms;
                     cell.png = ran.png;
                     // The edited cell's code changed, so its readers re-run even when its
                     // value did not (a new `def f` evaluates to None both times); a re-run
@@ -228,6 +232,7 @@ impl<C> LiveSheet<C> {
                         recompute.mark_changed(address);
                     } else {
                         recompute.mark_unchanged(address);
+                        report.unchanged.insert(address);
                     }
                     if is_edited {
                         report.own = Some(OwnRun {
@@ -238,6 +243,7 @@ impl<C> LiveSheet<C> {
                 }
                 Err(failure) => {
                     interrupted = matches!(failure, PyCallError::Interrupted(_));
+                    report.interrupted |= interrupted;
                     let error = CellError::shown(failure.exception());
                     if interrupted && !is_edited {
                         // Stopped, not broken: it and what is below it keep their last values.
@@ -249,6 +255,8 @@ impl<C> LiveSheet<C> {
                     let cell = self.cells.get_mut(&address).expect("planned cells exist");
                     cell.state = CellState::Error(format!("{}: {}", error.ename, error.evalue));
                     cell.summary = String::new();
+                    cell.value_type = String::new();
+                    cell.last_ms = ms;
                     if interrupted {
                         recompute.mark_changed(address);
                     } else {

@@ -17,7 +17,7 @@ use std::rc::Rc;
 type Val = Option<i64>;
 
 #[derive(Debug)]
-struct FakeCell {
+pub(crate) struct FakeCell {
     address: Address,
     code: RefCell<String>,
     defines: RefCell<Vec<String>>,
@@ -28,7 +28,7 @@ struct FakeCell {
 }
 
 #[derive(Default)]
-struct Fake {
+pub(crate) struct Fake {
     cells: RefCell<HashMap<Address, Rc<FakeCell>>>,
     ns: RefCell<HashMap<String, Val>>,
     /// Every run, in order, with the mode it was shown in.
@@ -36,7 +36,7 @@ struct Fake {
     marks: RefCell<Vec<(Address, String, MarkKind)>>,
     deleted: RefCell<Vec<Address>>,
     /// The next run of this cell is interrupted.
-    interrupt: RefCell<Option<Address>>,
+    pub(crate) interrupt: RefCell<Option<Address>>,
     /// The next analysis fails this way.
     analysis_failure: RefCell<Option<PyCallError>>,
     /// The next analysis reports this (non-syntax) error.
@@ -140,7 +140,7 @@ impl Fake {
         Ok(value)
     }
 
-    fn runs(&self) -> Vec<String> {
+    pub(crate) fn runs(&self) -> Vec<String> {
         self.runs
             .borrow_mut()
             .drain(..)
@@ -344,7 +344,7 @@ impl CellRuntime for Fake {
 
 /// What the sheet published itself, and the muting of re-run cells' prints.
 #[derive(Default)]
-struct FakeOutput {
+pub(crate) struct FakeOutput {
     published: RefCell<Vec<(String, Value)>>,
     muted: RefCell<Vec<bool>>,
 }
@@ -661,6 +661,10 @@ fn an_interrupt_mid_batch_leaves_the_rest_stale() {
         "nothing runs after the interrupt"
     );
     assert_eq!(strings(&report.stale), ["B1", "C1", "D1"]);
+    assert!(
+        report.interrupted,
+        "the report says the batch was interrupted"
+    );
     for cell in ["B1", "C1", "D1"] {
         assert_eq!(env.state(cell), &CellState::Stale, "{cell}");
     }
@@ -677,10 +681,21 @@ fn an_interrupt_mid_batch_leaves_the_rest_stale() {
 
     // An interrupt of the edited cell itself is its error.
     *env.rt.interrupt.borrow_mut() = Some(a("A1"));
-    let (result, _) = env.exec("a", "# @A1\nx = 3");
+    let (result, report) = env.exec("a", "# @A1\nx = 3");
     assert_eq!(result.unwrap_err().ename, "KeyboardInterrupt");
+    assert!(report.interrupted);
     assert!(matches!(env.state("A1"), CellState::Error(_)));
     assert_eq!(env.state("B1"), &CellState::Stale);
+
+    // So is an interrupt that lands in its analysis; a cell that merely fails is not one.
+    *env.rt.analysis_failure.borrow_mut() =
+        Some(PyCallError::Interrupted(exception("KeyboardInterrupt", "")));
+    let (result, report) = env.exec("e", "# @E1\n5");
+    assert_eq!(result.unwrap_err().ename, "KeyboardInterrupt");
+    assert!(report.interrupted);
+    let (result, report) = env.exec("f", "# @F1\nboom");
+    assert!(result.is_err());
+    assert!(!report.interrupted);
 }
 
 #[test]

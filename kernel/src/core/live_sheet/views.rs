@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 impl<C> LiveSheet<C> {
     /// One cell: `{address, title, cellId, state, value, reads, code, lazy, uses?, error?,
-    /// png?}`, or `{address, state: "deleted"}`. `uses` says, for each name it reads that
+    /// png?, edited?: {by, at}}`, or `{address, state: "deleted"}`. `uses` says, for each name it reads that
     /// several cells define, which one it reads: the choice is never silent.
     pub fn cell_json(&self, address: Address) -> Value {
         let Some(c) = self.cells.get(&address) else {
@@ -31,6 +31,9 @@ impl<C> LiveSheet<C> {
         }
         if let Some(png) = &c.png {
             v["png"] = json!(png);
+        }
+        if let Some(e) = &c.edited {
+            v["edited"] = json!({"by": e.by, "at": e.at});
         }
         v
     }

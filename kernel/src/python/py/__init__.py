@@ -18,3 +18,6 @@ class LazyModule:
 
         return getattr(importlib.import_module(self._name), attr)
 
+    def __repr__(self):
+        return f"<module {self._name!r}, imported when used>"
+

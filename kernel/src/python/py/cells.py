@@ -125,9 +125,9 @@ def _publish_value(c, mode, data, metadata):
 
 
 def run(c, mode, execution_count, empty, bind):
-    """Runs the cell `c`. Returns `(changed, summary, payload, result_text)`, or the error dict
-    when it raised (a tuple, not JSON: this is the hot path of re-run batches). `bind` is None
-    when the cell's bindings did not change since its last run."""
+    """Runs the cell `c`. Returns `(changed, summary, payload, result_text, png, value_type)`,
+    or the error dict when it raised (a tuple, not JSON: this is the hot path of re-run
+    batches). `bind` is None when the cell's bindings did not change since its last run."""
     for name in empty:
         user_ns[name] = None
     if bind is not None:
@@ -234,10 +234,12 @@ def run(c, mode, execution_count, empty, bind):
                 png = _small_png(data)
     if type(value) in _SIMPLE:
         summary = plain if plain is not None else repr(value)
+        value_type = type(value).__name__
     else:
         summary = _sheet.summarize(value)
+        value_type = _sheet.value_type(value)
     payloads = _magics.payloads
-    return (changed, summary, list(payloads) if payloads else None, result_text, png)
+    return (changed, summary, list(payloads) if payloads else None, result_text, png, value_type)
 
 
 def _capture(c):

@@ -25,6 +25,9 @@ def setup():
     builtins.clear_output = display.clear_output
     builtins.__pysheets_magics__ = magics
     builtins.exit = builtins.quit = magics.Exit()
+    # `sheet.history("B7")`, `sheet.explain(…)`, `sheet.asof(…)`: a builtin, so a cell's own
+    # `sheet` variable wins, and imported only when used.
+    builtins.sheet = LazyModule("pysheets.audit")
     sys.displayhook = _displayhook
     _bridge_ipython()
     return (sys.version.split()[0], sys.prefix, sys.executable)
@@ -177,3 +180,29 @@ def comm_info_json(target_name):
     from pysheets import comm
 
     return json.dumps(comm.info(target_name))
+
+
+def audit_vscode_file_json():
+    from pysheets import execution
+
+    path = execution.user_ns.get("__vsc_ipynb_file__")
+    return json.dumps(path if isinstance(path, str) else None)
+
+
+def audit_configure_json(request):
+    from pysheets import audit
+
+    audit.configure(**json.loads(request))
+    return "null"
+
+
+def audit_verify_json():
+    from pysheets import audit
+
+    return json.dumps(audit.verify_bundle())
+
+
+def audit_explain_json(address):
+    from pysheets import audit
+
+    return json.dumps(audit.explain_for_grid(address))

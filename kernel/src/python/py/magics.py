@@ -161,6 +161,16 @@ def _lsmagic(args):
     return "Available magics: " + ", ".join("%" + name for name in sorted(MAGICS)) + ", !cmd"
 
 
+def _audit(name):
+    def magic(args):
+        from pysheets import audit
+
+        return getattr(audit, "magic_" + name)(args)
+
+    magic.__name__ = name
+    return magic
+
+
 MAGICS = {
     "pip": _pip,
     "matplotlib": _matplotlib,
@@ -169,6 +179,11 @@ MAGICS = {
     "pwd": _pwd,
     "env": _env,
     "lsmagic": _lsmagic,
+    # The journal: who changed what, when (pysheets.audit).
+    "history": _audit("history"),
+    "explain": _audit("explain"),
+    "asof": _audit("asof"),
+    "diff": _audit("diff"),
 }
 
 

@@ -1400,3 +1400,18 @@ def summarize(value, max_len=60):
     except Exception as e:  # a broken __repr__ (or a huge int) must not break the sheet view
         text = f"<{type(value).__name__} object (repr failed: {type(e).__name__})>"
     return _truncate(text, max_len)
+
+
+def value_type(value):
+    """The value's type with its length or shape, for the journal: `list[3]`,
+    `DataFrame[120×4]`, `ndarray[3×4]`, `str[12]`, or the bare type name (`int`, `Figure`)."""
+    name = type(value).__name__
+    try:
+        shape = getattr(value, "shape", None) if not isinstance(value, (str, bytes)) else None
+        if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+            return f"{name}[{'×'.join(str(n) for n in shape)}]"
+        if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset, range)):
+            return f"{name}[{len(value)}]"
+    except Exception:  # a broken __getattr__ or __len__ leaves the bare name
+        pass
+    return name

@@ -1,0 +1,461 @@
+//! The journal: every change to the sheet, appended to a JSON Lines file per notebook, each
+//! record chained to the one before it by SHA-256, so that an edited, removed or reordered
+//! record is detected (`%sheet verify`, in `pysheets.audit`, which also answers `%history`,
+//! `%explain`, `%asof` and `%diff` from this file).
+//!
+//! - `place` — where the file is (`PYSHEETS_JOURNAL`, the notebook's folder, the working
+//!   directory) and who a request comes from;
+//! - `record` — a record as written;
+//! - `chain` — the file: reading it, appending under a lock, the hash chain.
+//!
+//! The sheet reports what a request changed ([`Report`]); [`Journal::record`] turns that into
+//! records, and [`Journal::flush`] writes them once per request, before the reply.
+
+mod chain;
+mod place;
+mod record;
+
+pub use chain::{hash_line, GENESIS};
+pub use place::{choose, os_user, user, Place};
+
+use super::live_sheet::{CellState, Edited, LiveSheet, Mode, Report};
+use crate::sheet::Address;
+use chain::ChainFile;
+use record::{round_ms, Kind, Recomputed, Record};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Longest value text a record keeps (characters).
+const VALUE_CHARS: usize = 80;
+
+/// What the journal last recorded of a cell.
+#[derive(Debug, Clone)]
+struct Known {
+    code: String,
+    edited: Edited,
+    reads: Vec<String>,
+}
+
+enum State {
+    /// Opened on the first change, when the notebook's path is known (VS Code tells it with
+    /// code it runs after start-up).
+    Unopened,
+    Off,
+    Open(ChainFile),
+    /// It could not be opened or written; the sheet works without it.
+    Failed,
+}
+
+/// Who made a request, and when.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub user: &'a str,
+    pub time: &'a str,
+    /// The code of an execute_request that is a cell.
+    pub code: Option<&'a str>,
+    /// A `%sheet` command's text, when the request was one.
+    pub command: Option<&'a str>,
+    /// Its own error, when it failed.
+    pub error: Option<String>,
+    /// The sheet's mode before the request.
+    pub mode_before: Mode,
+}
+
+pub struct Journal {
+    state: State,
+    setting: Option<String>,
+    session_name: Option<String>,
+    notebook: Option<String>,
+    known: HashMap<Address, Known>,
+    pending: Vec<Record>,
+    /// Warnings for the output of the request being served (one each).
+    warnings: Vec<String>,
+    /// The path opened since [`Journal::take_opened`] last asked.
+    opened: Option<PathBuf>,
+    hub_user: Option<String>,
+    os_user: String,
+}
+
+/// The time now as the journal writes it: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn truncate(text: &str) -> String {
+    match text.char_indices().nth(VALUE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+impl Journal {
+    /// A journal configured from the environment; the file is opened on the first change.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok();
+        Journal {
+            state: State::Unopened,
+            setting: var("PYSHEETS_JOURNAL"),
+            session_name: var("JPY_SESSION_NAME"),
+            notebook: None,
+            known: HashMap::new(),
+            pending: Vec::new(),
+            warnings: Vec::new(),
+            opened: None,
+            hub_user: var("JUPYTERHUB_USER"),
+            os_user: os_user(),
+        }
+    }
+
+    /// A journal at `path` (tests).
+    pub fn at(path: &Path) -> Self {
+        let mut j = Journal::from_env();
+        j.setting = Some(path.to_string_lossy().into_owned());
+        j
+    }
+
+    /// Who a request whose header says `username` comes from.
+    pub fn user(&self, header_username: &str) -> String {
+        user(header_username, self.hub_user.as_deref(), &self.os_user)
+    }
+
+    /// Whether the file still has to be chosen (then [`Journal::open`] is due).
+    pub fn needs_opening(&self) -> bool {
+        matches!(self.state, State::Unopened)
+    }
+
+    /// Opens the journal, `vscode_file` being the notebook VS Code names, if any; reads what
+    /// it knows of each cell (its code, last editor, what it reads).
+    pub fn open(&mut self, vscode_file: Option<&str>) {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let place = choose(
+            self.setting.as_deref(),
+            self.session_name.as_deref(),
+            vscode_file,
+            &cwd,
+        );
+        let (path, notebook) = match place {
+            Place::Off => {
+                self.state = State::Off;
+                return;
+            }
+            Place::File { path, notebook } => (path, notebook),
+        };
+        self.notebook = notebook;
+        match ChainFile::open(&path) {
+            Ok(opened) => {
+                for torn in &opened.torn {
+                    self.warnings.push(format!(
+                        "PySheets: line {} of the journal {} is not a whole record (a write \
+                         cut short, as when a kernel is killed); it is skipped",
+                        torn.line,
+                        path.display()
+                    ));
+                }
+                for r in &opened.records {
+                    self.learn(r);
+                }
+                self.opened = Some(path);
+                self.state = State::Open(opened.file);
+            }
+            Err(e) => self.fail(&path, &e),
+        }
+    }
+
+    fn fail(&mut self, path: &Path, e: &std::io::Error) {
+        self.warnings.push(format!(
+            "PySheets: the journal {} cannot be written ({e}); changes to this sheet are not \
+             being recorded",
+            path.display()
+        ));
+        tracing::warn!("journal {}: {e}", path.display());
+        self.state = State::Failed;
+        self.pending.clear();
+    }
+
+    /// The journal's file, if it is open.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.state {
+            State::Open(f) => Some(f.path()),
+            _ => None,
+        }
+    }
+
+    /// The file opened since the last call, once.
+    pub fn take_opened(&mut self) -> Option<PathBuf> {
+        self.opened.take()
+    }
+
+    /// Warnings to show in the output of the request being served.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    fn learn(&mut self, r: &Value) {
+        let address = |v: &Value| {
+            v["address"]
+                .as_str()
+                .and_then(|a| a.parse::<Address>().ok())
+        };
+        let reads = |v: &Value| -> Option<Vec<String>> {
+            Some(
+                v["reads"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|a| a.as_str().map(String::from))
+                    .collect(),
+            )
+        };
+        match r["kind"].as_str() {
+            Some("edit") => {
+                if let (Some(a), Some(code)) = (address(r), r["code"].as_str()) {
+                    let edited = Edited {
+                        by: r["user"].as_str().unwrap_or("").to_string(),
+                        at: r["time"].as_str().unwrap_or("").to_string(),
+                    };
+                    let reads = reads(r).unwrap_or_default();
+                    self.known.insert(
+                        a,
+                        Known {
+                            code: code.to_string(),
+                            edited,
+                            reads,
+                        },
+                    );
+                }
+            }
+            Some("run") => {
+                if let (Some(a), Some(reads)) = (address(r), reads(r)) {
+                    if let Some(k) = self.known.get_mut(&a) {
+                        k.reads = reads;
+                    }
+                }
+            }
+            Some("delete") => {
+                if let Some(a) = address(r) {
+                    self.known.remove(&a);
+                }
+            }
+            Some("recompute") => {
+                for c in r["cells"].as_array().into_iter().flatten() {
+                    if let (Some(a), Some(reads)) = (address(c), reads(c)) {
+                        if let Some(k) = self.known.get_mut(&a) {
+                            k.reads = reads;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Turns what a request did to the sheet into records (written by [`Journal::flush`]), and
+    /// tells the sheet who last edited the cell it ran.
+    pub fn record<C>(&mut self, sheet: &mut LiveSheet<C>, req: &Request, report: &Report) {
+        if matches!(self.state, State::Off | State::Failed) {
+            // Off: no file, but the grid still shows who edited what in this session.
+            self.note_editor(sheet, req, report);
+            return;
+        }
+        let notebook = self.notebook.clone();
+        let new = |kind| Record::new(kind, req.time, req.user, notebook.as_deref());
+        for (address, cell_id) in &report.deleted {
+            let mut r = new(Kind::Delete);
+            r.address = Some(address.to_string());
+            r.cell = cell_id.clone();
+            self.known.remove(address);
+            self.pending.push(r);
+        }
+        let own = report.address;
+        if let (Some(address), Some(code)) = (own, req.code) {
+            match sheet.cells.get(&address).filter(|c| c.source == code) {
+                Some(cell) => {
+                    let edit = self.known.get(&address).is_none_or(|k| k.code != code);
+                    let reads = reads_of(sheet, address);
+                    let mut r = new(if edit { Kind::Edit } else { Kind::Run });
+                    r.cell = cell.cell_id.clone();
+                    r.address = Some(address.to_string());
+                    if edit {
+                        r.title = Some(cell.title.clone()).filter(|t| !t.is_empty());
+                        r.code = Some(code.to_string());
+                    }
+                    r.status = Some(cell.state.name());
+                    match cell.state.failed() {
+                        Some(m) => r.error = Some(m),
+                        None if cell.state == CellState::Ok => {
+                            r.value_type = Some(cell.value_type.clone());
+                            r.value = Some(truncate(&cell.summary));
+                        }
+                        None => {}
+                    }
+                    r.ms = Some(round_ms(cell.last_ms));
+                    r.reads = Some(reads.clone());
+                    let edited = match (edit, self.known.get(&address)) {
+                        (false, Some(k)) => k.edited.clone(),
+                        _ => Edited {
+                            by: req.user.to_string(),
+                            at: req.time.to_string(),
+                        },
+                    };
+                    self.known.insert(
+                        address,
+                        Known {
+                            code: code.to_string(),
+                            edited: edited.clone(),
+                            reads,
+                        },
+                    );
+                    sheet.set_edited(address, edited);
+                    self.pending.push(r);
+                }
+                None => {
+                    let mut r = new(Kind::Error);
+                    r.address = Some(address.to_string());
+                    r.code = Some(code.to_string());
+                    r.status = Some("error");
+                    r.error = req.error.clone();
+                    self.pending.push(r);
+                }
+            }
+        }
+        if sheet.mode != req.mode_before {
+            let mut r = new(Kind::Mode);
+            r.mode = Some(sheet.mode.as_str());
+            self.pending.push(r);
+        }
+        // Cells that go stale with no request of the user's behind it: the order changed.
+        let kind = match (own, req.code, req.command) {
+            (None, None, None) => Kind::Order,
+            _ => Kind::Recompute,
+        };
+        let cause = own.map(|a| a.to_string()).or(req.command.map(String::from));
+        if let Some(r) = self.recompute(sheet, report, new(kind), cause) {
+            self.pending.push(r);
+        }
+    }
+
+    /// The cells a request re-ran or left stale, other than its own: one record.
+    fn recompute<C>(
+        &mut self,
+        sheet: &LiveSheet<C>,
+        report: &Report,
+        mut r: Record,
+        cause: Option<String>,
+    ) -> Option<Record> {
+        let own = report.address;
+        let mut cells = Vec::new();
+        let mut same = Vec::new();
+        let mut stale = Vec::new();
+        let mut seen = rustc_hash::FxHashSet::default();
+        let order = report.reran.iter().chain(report.touched.iter());
+        for &address in order {
+            if Some(address) == own || !seen.insert(address) {
+                continue;
+            }
+            let Some(cell) = sheet.cells.get(&address) else {
+                continue;
+            };
+            if cell.state == CellState::Stale {
+                stale.push(address.to_string());
+                continue;
+            }
+            if cell.state == CellState::Ok && report.unchanged.contains(&address) {
+                same.push(address.to_string());
+                continue;
+            }
+            let ran = cell.state == CellState::Ok;
+            if ran && !report.reran.contains(&address) {
+                continue;
+            }
+            let reads = reads_of(sheet, address);
+            let known_reads = self.known.get_mut(&address);
+            let changed_reads = match known_reads {
+                Some(k) if k.reads != reads => {
+                    k.reads = reads.clone();
+                    Some(reads)
+                }
+                Some(_) => None,
+                None => Some(reads),
+            };
+            cells.push(Recomputed {
+                address: address.to_string(),
+                value_type: if ran {
+                    cell.value_type.clone()
+                } else {
+                    String::new()
+                },
+                value: if ran {
+                    truncate(&cell.summary)
+                } else {
+                    String::new()
+                },
+                ms: round_ms(cell.last_ms),
+                status: (!ran).then(|| cell.state.name()),
+                error: cell.state.failed(),
+                reads: changed_reads,
+            });
+        }
+        if cells.is_empty() && same.is_empty() && stale.is_empty() {
+            return None;
+        }
+        r.cause = cause;
+        r.cells = Some(cells);
+        r.same = (!same.is_empty()).then_some(same);
+        r.stale = (!stale.is_empty()).then_some(stale);
+        Some(r)
+    }
+
+    /// Without a file: the cell's editor is still known for this session.
+    fn note_editor<C>(&mut self, sheet: &mut LiveSheet<C>, req: &Request, report: &Report) {
+        let (Some(address), Some(code)) = (report.address, req.code) else {
+            return;
+        };
+        if sheet.cells.get(&address).is_some_and(|c| c.source == code) {
+            let edited = match self.known.get(&address) {
+                Some(k) if k.code == code => k.edited.clone(),
+                _ => Edited {
+                    by: req.user.to_string(),
+                    at: req.time.to_string(),
+                },
+            };
+            self.known.insert(
+                address,
+                Known {
+                    code: code.to_string(),
+                    edited: edited.clone(),
+                    reads: Vec::new(),
+                },
+            );
+            sheet.set_edited(address, edited);
+        }
+    }
+
+    /// Writes what was recorded since the last flush, in one append: done before the reply,
+    /// so an acknowledged change is on disk (in the OS's hands: it survives a killed kernel).
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let State::Open(file) = &mut self.state else {
+            self.pending.clear();
+            return;
+        };
+        match file.append(&mut self.pending) {
+            Ok(_) => self.pending.clear(),
+            Err(e) => {
+                let path = file.path().to_path_buf();
+                self.fail(&path, &e);
+            }
+        }
+    }
+}
+
+/// The addresses a cell reads now (its precedents in the graph).
+fn reads_of<C>(sheet: &LiveSheet<C>, address: Address) -> Vec<String> {
+    sheet
+        .sheet
+        .precedents(address)
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+}
