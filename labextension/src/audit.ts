@@ -153,6 +153,8 @@ export class ExplainPanel extends Widget {
     header.append(this._title, this._close);
     this._body = document.createElement('div');
     this._body.className = 'jp-PySheets-explainBody';
+    // A branch opened or closed changes the tree's height (`toggle` does not bubble).
+    this._body.addEventListener('toggle', this._onToggle, true);
     this.node.append(header, this._body);
     this.hide();
   }
@@ -241,6 +243,7 @@ export class ExplainPanel extends Widget {
     }
     this._connector.explained.disconnect(this._onExplained, this);
     this._close.removeEventListener('click', this._onClose);
+    this._body.removeEventListener('toggle', this._onToggle, true);
     super.dispose();
   }
 
@@ -294,6 +297,10 @@ export class ExplainPanel extends Widget {
 
   private _onClose = (): void => {
     this.close();
+  };
+
+  private _onToggle = (): void => {
+    this._fit();
   };
 
   private _address: string | null = null;
