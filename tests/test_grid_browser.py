@@ -7,9 +7,11 @@ jupyter server this test starts on 127.0.0.1 and stops, with its kernels, at the
   data model checked, A1 edited through the formula bar, D1 created through it, the notebook
   saved and reloaded, A1 edited again, saved, and the file read back (see the script's header);
 - ``other-kernel``: the same view on an ipykernel notebook says there is no sheet, and nothing
-  in the page throws.
+  in the page throws;
+- the audit trail (tests/browser/lab_audit.mjs): the selected cell's last editor beside the
+  formula bar, and its explain tree in a panel.
 
-Screenshots go to tests/artifacts/grid_<mode>.png.
+Screenshots go to tests/artifacts/grid_<mode>.png and tests/artifacts/grid_audit.png.
 """
 
 from __future__ import annotations
@@ -70,19 +72,27 @@ def _labextension_installed() -> bool:
 
 
 def _run(tmp_path: Path, mode: str, kernel: str, sources: list[str]) -> dict:
+    return _run_script(
+        tmp_path, SCRIPT, [mode], f"grid_{mode}.png", NOTEBOOK_NAME, _notebook(kernel, sources)
+    )
+
+
+def _run_script(
+    tmp_path: Path, script: Path, args: list[str], artifact: str, name: str, notebook: dict
+) -> dict:
+    """Runs a browser script as `node script *args <url> <notebook> <screenshot>`."""
     require_browser()
     if not _labextension_installed():
         pytest.fail("jupyterlab-pysheets is not installed in .venv: run scripts/setup.sh")
-    screenshot = fresh_artifact(f"grid_{mode}.png")
+    screenshot = fresh_artifact(artifact)
     # Only the extensions JupyterLab and Notebook ship, and ours: a third-party extension that
     # happens to be installed in .venv (jupyterlab-ipyflow throws on its own) is not under test.
-    notebooks = {NOTEBOOK_NAME: _notebook(kernel, sources)}
-    with jupyter_lab(tmp_path, notebooks, disabled_extensions=("jupyterlab-ipyflow",)) as (
+    with jupyter_lab(tmp_path, {name: notebook}, disabled_extensions=("jupyterlab-ipyflow",)) as (
         url,
         server_log,
     ):
         result = run_script(
-            SCRIPT, [mode, url, NOTEBOOK_NAME, str(screenshot)], server_log, NODE_TIMEOUT
+            script, [*args, url, name, str(screenshot)], server_log, NODE_TIMEOUT
         )
     assert screenshot.is_file() and screenshot.stat().st_size > 0, result
     return result
@@ -107,4 +117,23 @@ def test_grid_view_edits_and_persists(tmp_path: Path, mode: str) -> None:
 def test_grid_view_on_another_kernel_shows_no_sheet(tmp_path: Path) -> None:
     result = _run(tmp_path, "other-kernel", "python3", ["1 + 1"])
     assert result["other_kernel"]["size"] == 0
+    assert result["pageErrors"] == []
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.timeout(300)
+def test_grid_audit_shows_editor_and_explains(tmp_path: Path) -> None:
+    """Selecting B1 (`A1 * 10`) shows who changed it last and when, as the kernel's journal says
+    (`edited` in the cell JSON); Explain opens a panel with its upstream tree, naming A1."""
+    notebook = _notebook("pysheets", ["# @A1\n1", "# @B1\nA1 * 10"])
+    result = _run_script(
+        tmp_path, BROWSER_DIR / "lab_audit.mjs", [], "grid_audit.png", "audit.ipynb", notebook
+    )
+    # The script checked each step; the essentials again, from what it reports.
+    edited = result["b1"]["edited"]
+    assert edited["by"].strip(), result
+    assert result["label"].startswith(f"edited by {edited['by']} · "), result
+    assert result["label"].endswith(" UTC"), result
+    assert result["panel"]["visible"] and result["panel"]["state"] == "ok", result
+    assert "B1" in result["panel"]["text"] and "A1" in result["panel"]["text"], result
     assert result["pageErrors"] == []

@@ -55,6 +55,38 @@ export interface IKernelLike {
 export type ConnectionState =
   'idle' | 'connecting' | 'connected' | 'unavailable';
 
+/**
+ * The kernel's answer to `{"type": "explain", "address"}`: the cell's upstream tree as HTML and
+ * plain text, or an error. The connector adds `reason` when no answer will come: `unsupported`
+ * (the kernel answered with a snapshot, as it does for any message it does not know) or `lost`
+ * (the kernel restarted, died or changed before answering).
+ */
+export interface IExplainAnswer {
+  address: string;
+  html?: string;
+  text?: string;
+  error?: string;
+  reason?: 'unsupported' | 'lost';
+}
+
+/** An `explain` answer of the `pysheets` comm, or null if `data` is not one. */
+export function parseExplain(data: unknown): IExplainAnswer | null {
+  if (!data || typeof data !== 'object') {
+    return null;
+  }
+  const msg = data as Record<string, unknown>;
+  if (msg.type !== 'explain' || typeof msg.address !== 'string') {
+    return null;
+  }
+  const answer: IExplainAnswer = { address: msg.address.toUpperCase() };
+  for (const key of ['html', 'text', 'error'] as const) {
+    if (typeof msg[key] === 'string') {
+      answer[key] = msg[key] as string;
+    }
+  }
+  return answer;
+}
+
 /** Applies one message of the `pysheets` comm to the model; false if it was not one. */
 export function applySheetMessage(model: SheetModel, data: unknown): boolean {
   if (!data || typeof data !== 'object') {
@@ -95,6 +127,34 @@ export class SheetConnector {
 
   get kernel(): IKernelLike | null {
     return this._kernel;
+  }
+
+  /** Emitted with each answer to `explain` (or the reason none will come). */
+  get explained(): ISignal<this, IExplainAnswer> {
+    return this._explained;
+  }
+
+  /**
+   * Asks the kernel for a cell's explain tree; the answer comes as `explained`. False when
+   * there is no sheet to ask (not connected).
+   */
+  explain(address: string): boolean {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed || this._state !== 'connected') {
+      return false;
+    }
+    let future: unknown;
+    try {
+      future = comm.send({ type: 'explain', address });
+    } catch {
+      return false;
+    }
+    // The kernel answers under this message (its parent_header): how a snapshot sent instead
+    // of an answer is told from one that crossed it.
+    const msgId = (future as { msg?: { header?: { msg_id?: string } } } | null)
+      ?.msg?.header?.msg_id;
+    this._explaining = { address: address.toUpperCase(), msgId };
+    return true;
   }
 
   /** Follows a new kernel (or none). Opens the comm at once when `connect` is true. */
@@ -146,9 +206,30 @@ export class SheetConnector {
       if (this._comm !== comm) {
         return;
       }
-      if (applySheetMessage(this.model, msg?.content?.data)) {
+      const data = msg?.content?.data;
+      const answer = parseExplain(data);
+      if (answer) {
+        if (this._explaining?.address === answer.address) {
+          this._explaining = null;
+        }
+        this._explained.emit(answer);
+        return;
+      }
+      if (applySheetMessage(this.model, data)) {
         this._clearTimer();
         this._setState('connected');
+        const asked = this._explaining;
+        if (
+          asked?.msgId &&
+          data.type === 'snapshot' &&
+          msg?.parent_header?.msg_id === asked.msgId
+        ) {
+          this._explaining = null;
+          this._explained.emit({
+            address: asked.address,
+            reason: 'unsupported'
+          });
+        }
       }
     };
     comm.onClose = () => {
@@ -157,6 +238,7 @@ export class SheetConnector {
       }
       this._comm = null;
       this._clearTimer();
+      this._dropExplain();
       // Closed before any snapshot: the kernel has no such target.
       if (this._state === 'connecting') {
         this._setState('unavailable');
@@ -219,8 +301,18 @@ export class SheetConnector {
     }
   }
 
+  /** The pending explain request will not be answered: say so. */
+  private _dropExplain(): void {
+    const asked = this._explaining;
+    if (asked) {
+      this._explaining = null;
+      this._explained.emit({ address: asked.address, reason: 'lost' });
+    }
+  }
+
   private _detach(): void {
     this._clearTimer();
+    this._dropExplain();
     const kernel = this._kernel;
     if (kernel) {
       kernel.anyMessage.disconnect(this._onAnyMessage, this);
@@ -253,6 +345,7 @@ export class SheetConnector {
       // The kernel's sheet is gone with it; the comm too.
       this._comm = null;
       this._clearTimer();
+      this._dropExplain();
       this.model.clear();
       this._wasConnected = this._wasConnected || this._state === 'connected';
       this._setState('idle');
@@ -324,5 +417,8 @@ export class SheetConnector {
   /** Addresses marked running, by the msg_id of the execute_request that will run them. */
   private _running = new Map<string, string[]>();
   private _timer: ReturnType<typeof setTimeout> | null = null;
+  /** The explain request waiting for its answer, and the msg_id it went under. */
+  private _explaining: { address: string; msgId?: string } | null = null;
   private _stateChanged = new Signal<this, ConnectionState>(this);
+  private _explained = new Signal<this, IExplainAnswer>(this);
 }

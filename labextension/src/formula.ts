@@ -154,6 +154,11 @@ export class FormulaBar extends Widget {
     this._fit();
   }
 
+  /** Puts controls at the end of the bar's row (the editor label and Explain). */
+  addTrailing(node: HTMLElement): void {
+    this.node.append(node);
+  }
+
   /** Focuses the bar to edit the shown cell. */
   edit(): void {
     if (this._address === null) {

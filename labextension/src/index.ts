@@ -9,7 +9,13 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  ISanitizer,
+  Sanitizer,
+  ToolbarButton
+} from '@jupyterlab/apputils';
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { spreadsheetIcon } from '@jupyterlab/ui-components';
@@ -23,14 +29,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'PySheets grid view: the notebook as a live sheet.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ICommandPalette, ITranslator],
+  optional: [ICommandPalette, ITranslator, ISanitizer],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    sanitizer: IRenderMime.ISanitizer | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_pysheets');
+    // The explain tree is HTML from the kernel: JupyterLab's sanitizer (with the user's
+    // settings) when it is provided, else one with the defaults.
+    let explainSanitizer = sanitizer;
     const sessions = new Map<NotebookPanel, SheetSession>();
     const views = new Map<NotebookPanel, SheetView>();
     // Notebook 7 shows one main widget at a time: the sheet goes to its right panel.
@@ -64,7 +74,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       let view = views.get(panel);
       if (!view || view.isDisposed) {
-        const created = new SheetView(session, trans);
+        explainSanitizer = explainSanitizer ?? new Sanitizer();
+        const created = new SheetView(session, trans, explainSanitizer);
         view = created;
         views.set(panel, created);
         created.disposed.connect(() => {

@@ -25,6 +25,14 @@ export interface ISheetCell {
   error?: string;
   /** Base64 PNG when the value displays as an image. */
   png?: string;
+  /** Who changed the cell last and when, from the kernel's journal; absent when unknown. */
+  edited?: ICellEdited;
+}
+
+/** A cell's last change: `by` a user name, `at` a UTC time in RFC 3339 (with milliseconds). */
+export interface ICellEdited {
+  by: string;
+  at: string;
 }
 
 /** `%sheet`'s JSON, and the `sheet` of a comm snapshot. */
@@ -95,6 +103,22 @@ export function displayText(cell: ISheetCell): string {
     default:
       return cell.value ?? '';
   }
+}
+
+/**
+ * The cell's last change, or null when the kernel did not say or said something malformed
+ * (cells are kept as received, so this is where the field is checked).
+ */
+export function editedOf(cell: ISheetCell | undefined): ICellEdited | null {
+  const e = cell?.edited as unknown;
+  if (!e || typeof e !== 'object') {
+    return null;
+  }
+  const { by, at } = e as { by?: unknown; at?: unknown };
+  if (typeof by !== 'string' || by.trim() === '' || typeof at !== 'string') {
+    return null;
+  }
+  return { by, at };
 }
 
 function firstLine(text: string): string {

@@ -1,12 +1,15 @@
 /**
- * The sheet view: a status line, the formula bar and the grid, for one notebook's SheetSession.
+ * The sheet view: a status line, the formula bar (with the selected cell's last editor and an
+ * Explain button), the explain panel when open, and the grid, for one notebook's SheetSession.
  */
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { BoxPanel, Widget } from '@lumino/widgets';
+import { CellAudit, ExplainPanel } from './audit';
 import { ConnectionState } from './comm';
 import { FormulaBar } from './formula';
 import { SheetGrid } from './grid';
-import { formatAddress, parseAddress, SheetModel } from './model';
+import { editedOf, formatAddress, parseAddress, SheetModel } from './model';
 import { SheetSession } from './session';
 
 let nextId = 0;
@@ -14,13 +17,19 @@ let nextId = 0;
 export class SheetView extends BoxPanel {
   readonly grid: SheetGrid;
   readonly formula: FormulaBar;
+  readonly audit: CellAudit;
+  readonly explainPanel: ExplainPanel;
 
   constructor(
     readonly session: SheetSession,
-    private _trans: TranslationBundle
+    private _trans: TranslationBundle,
+    sanitizer: IRenderMime.ISanitizer
   ) {
     super({ direction: 'top-to-bottom', spacing: 0 });
     this.formula = new FormulaBar(_trans.__('Select a cell'));
+    this.audit = new CellAudit(_trans);
+    this.formula.addTrailing(this.audit.node);
+    this.explainPanel = new ExplainPanel(_trans, sanitizer, session.connector);
     this.id = `pysheets-sheet-${++nextId}`;
     this.addClass('jp-PySheets-view');
     this.title.label = _trans.__('Sheet: %1', session.panel.title.label);
@@ -35,15 +44,19 @@ export class SheetView extends BoxPanel {
     this.grid = new SheetGrid(session.model);
     this.addWidget(this._status);
     this.addWidget(this.formula);
+    this.addWidget(this.explainPanel);
     this.addWidget(this.grid);
     BoxPanel.setStretch(this._status, 0);
     BoxPanel.setStretch(this.formula, 0);
+    // The panel is as tall as its content, up to a cap (audit.ts); the grid keeps the rest.
+    BoxPanel.setStretch(this.explainPanel, 0);
     BoxPanel.setStretch(this.grid, 1);
 
     const model = session.model;
     model.selectionChanged.connect(this._onSelection, this);
     model.applied.connect(this._onApplied, this);
-    session.connector.stateChanged.connect(this._showStatus, this);
+    session.connector.stateChanged.connect(this._onConnection, this);
+    this.audit.explainRequested.connect((_, address) => this.explain(address));
     this.grid.selectionModel!.changed.connect(this._onGridSelection, this);
     this.formula.committed.connect(
       (_, { address, code }) => void this.commit(address, code)
@@ -52,6 +65,7 @@ export class SheetView extends BoxPanel {
     this.grid.node.addEventListener('keydown', this._onGridKey, true);
     this.grid.node.addEventListener('mousemove', this._onHover);
     this._showStatus();
+    this._showAudit();
   }
 
   get model(): SheetModel {
@@ -61,6 +75,11 @@ export class SheetView extends BoxPanel {
   /** Selects a cell in the grid, as a click does. */
   selectAddress(address: string): void {
     this.model.select(address);
+  }
+
+  /** Opens the explain panel on a cell and asks the kernel for its upstream tree. */
+  explain(address: string): void {
+    this.explainPanel.explain(address);
   }
 
   /** Edits a cell's code as the formula bar does; resolves with the execute status. */
@@ -77,7 +96,8 @@ export class SheetView extends BoxPanel {
     const model = this.session.model;
     model.selectionChanged.disconnect(this._onSelection, this);
     model.applied.disconnect(this._onApplied, this);
-    this.session.connector.stateChanged.disconnect(this._showStatus, this);
+    this.session.connector.stateChanged.disconnect(this._onConnection, this);
+    this.audit.dispose();
     this.grid.node.removeEventListener('dblclick', this._onDoubleClick, true);
     this.grid.node.removeEventListener('keydown', this._onGridKey, true);
     this.grid.node.removeEventListener('mousemove', this._onHover);
@@ -97,6 +117,7 @@ export class SheetView extends BoxPanel {
   private _onSelection(_: SheetModel, address: string | null): void {
     const cell = address ? this.model.cell(address) : undefined;
     this.formula.showCell(address, cell?.code ?? '');
+    this._showAudit();
     const pos = address ? parseAddress(address) : null;
     const sm = this.grid.selectionModel!;
     if (pos && (sm.cursorRow !== pos.row || sm.cursorColumn !== pos.col)) {
@@ -118,7 +139,22 @@ export class SheetView extends BoxPanel {
     if (selected && touched.includes(selected)) {
       this.formula.showCell(selected, this.model.cell(selected)?.code ?? '');
     }
+    // Always: a snapshot that no longer holds the selected cell must clear its editor too.
+    this._showAudit();
     this._showStatus();
+  }
+
+  private _onConnection(): void {
+    this._showStatus();
+    this._showAudit();
+  }
+
+  /** The selected cell's last editor; Explain when the kernel has a cell there to explain. */
+  private _showAudit(): void {
+    const address = this.model.selected;
+    const cell = address ? this.model.cell(address) : undefined;
+    const connected = this.session.connector.state === 'connected';
+    this.audit.show(address, editedOf(cell), connected && cell !== undefined);
   }
 
   private _showStatus(): void {

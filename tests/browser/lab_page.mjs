@@ -106,6 +106,7 @@ export function recordKernelMessages() {
       reply_metadata: msg.header.msg_type === 'execute_reply' ? msg.metadata : undefined,
       data_type: c.data ? c.data.type : undefined,
       data_cells: c.data ? c.data.cells : undefined,
+      username: msg.header.username,
     });
   });
 }
@@ -154,4 +155,22 @@ export async function clickIntoEditor(page, i) {
     i,
     { timeout: STEP_TIMEOUT },
   );
+}
+
+// In the page: client coordinates of the centre of a cell of the sheet view of `path` (the grid
+// paints a canvas; a user clicks there). Scrolls the cell into view first.
+export function gridCellPoint([path, address]) {
+  const g = window.pysheetsGrid.view(path).grid;
+  const [, letters, digits] = address.match(/^([A-Z]+)(\d+)$/);
+  let col = 0;
+  for (const ch of letters) col = col * 26 + ch.charCodeAt(0) - 64;
+  col -= 1;
+  const row = Number(digits) - 1;
+  g.scrollToCell(row, col);
+  const r = g.node.getBoundingClientRect();
+  const { columnWidth, rowHeight } = g.defaultSizes;
+  return {
+    x: r.left + g.headerWidth + col * columnWidth - g.scrollX + columnWidth / 2,
+    y: r.top + g.headerHeight + row * rowHeight - g.scrollY + rowHeight / 2,
+  };
 }

@@ -1,66 +1,14 @@
-import { Signal } from '@lumino/signaling';
 import {
   applySheetMessage,
   COMM_TARGET,
-  ICommLike,
-  IKernelLike,
-  IKernelMessageLike,
+  IExplainAnswer,
+  parseExplain,
   SheetConnector,
   SNAPSHOT_TIMEOUT_MS
 } from '../comm';
 import { SheetModel } from '../model';
 import { cell } from './cells';
-
-/** A comm as JupyterLab's: the test plays the kernel's side. */
-class FakeComm implements ICommLike {
-  commId = 'comm-1';
-  isDisposed = false;
-  opened: any[] = [];
-  sent: any[] = [];
-  closed = 0;
-  onMsg: ((msg: any) => void) | null = null;
-  onClose: ((msg: any) => void) | null = null;
-  open(data?: any) {
-    this.opened.push(data);
-  }
-  send(data: any) {
-    this.sent.push(data);
-  }
-  close() {
-    this.closed++;
-  }
-  /** The kernel sends a comm_msg. */
-  receive(data: any) {
-    this.onMsg?.({ content: { comm_id: this.commId, data } });
-  }
-  /** The kernel closes the comm. */
-  kernelCloses() {
-    this.onClose?.({ content: { comm_id: this.commId, data: {} } });
-  }
-}
-
-class FakeKernel implements IKernelLike {
-  name = 'pysheets';
-  status = 'idle';
-  comms: FakeComm[] = [];
-  targets: string[] = [];
-  anyMessage = new Signal<
-    any,
-    { msg: IKernelMessageLike; direction: 'send' | 'recv' }
-  >(this);
-  statusChanged = new Signal<any, string>(this);
-  createComm(target: string): ICommLike {
-    this.targets.push(target);
-    const c = new FakeComm();
-    c.commId = `comm-${this.comms.length + 1}`;
-    this.comms.push(c);
-    return c;
-  }
-  setStatus(s: string) {
-    this.status = s;
-    this.statusChanged.emit(s);
-  }
-}
+import { FakeKernel } from './fakes';
 
 const snapshot = {
   type: 'snapshot',
@@ -253,5 +201,89 @@ describe('SheetConnector', () => {
     expect(m.cell('B1')!.state).toBe('running');
     idle('m2');
     expect(m.cell('B1')!.state).toBe('ok');
+  });
+});
+
+describe('explain on the pysheets comm', () => {
+  const connected = () => {
+    const m = new SheetModel();
+    const c = new SheetConnector(m);
+    const k = new FakeKernel();
+    c.setKernel(k, true);
+    k.comms[0].receive(snapshot);
+    k.comms[0].sent.length = 0;
+    const answers: IExplainAnswer[] = [];
+    c.explained.connect((_, a) => answers.push(a));
+    return { m, c, k, comm: k.comms[0], answers };
+  };
+
+  it('reads answers, and nothing else, as explain answers', () => {
+    expect(
+      parseExplain({
+        type: 'explain',
+        address: 'b7',
+        html: '<b>x</b>',
+        text: 'x'
+      })
+    ).toEqual({ address: 'B7', html: '<b>x</b>', text: 'x' });
+    expect(
+      parseExplain({ type: 'explain', address: 'B7', error: 'no cell at B7' })
+    ).toEqual({ address: 'B7', error: 'no cell at B7' });
+    for (const junk of [
+      null,
+      'explain',
+      { type: 'explain' },
+      { type: 'explain', address: 7 },
+      snapshot
+    ]) {
+      expect(parseExplain(junk)).toBeNull();
+    }
+  });
+
+  it('sends the request and emits the answer, leaving the sheet alone', () => {
+    const { m, c, comm, answers } = connected();
+    expect(c.explain('B1')).toBe(true);
+    expect(comm.sent).toEqual([{ type: 'explain', address: 'B1' }]);
+    comm.receive({ type: 'explain', address: 'B1', text: 'B1\n  A1' });
+    expect(answers).toEqual([{ address: 'B1', text: 'B1\n  A1' }]);
+    expect(m.size).toBe(2);
+    expect(c.state).toBe('connected');
+  });
+
+  it('tells a snapshot sent instead of an answer from one that crossed it', () => {
+    const { m, c, comm, answers } = connected();
+    comm.nextMsgId = 'msg-explain';
+    c.explain('B1');
+    // An update, and a snapshot asked for by someone else: not the answer.
+    comm.receive({ type: 'update', cells: [cell('A1', '2')] });
+    comm.receive(snapshot, 'msg-other');
+    expect(answers).toEqual([]);
+    // The kernel knows no explain: it answers the request itself with a snapshot, applied.
+    comm.receive(
+      { type: 'snapshot', sheet: { cells: [cell('A1', '3')] } },
+      'msg-explain'
+    );
+    expect(answers).toEqual([{ address: 'B1', reason: 'unsupported' }]);
+    expect(m.cell('A1')!.value).toBe('3');
+  });
+
+  it('says the answer is lost when the kernel restarts first', () => {
+    const { c, k, answers } = connected();
+    c.explain('B1');
+    k.setStatus('restarting');
+    expect(answers).toEqual([{ address: 'B1', reason: 'lost' }]);
+    // Nothing pending any more: a restart says nothing.
+    k.setStatus('idle');
+    k.setStatus('restarting');
+    expect(answers.length).toBe(1);
+  });
+
+  it('does not ask without a sheet', () => {
+    const c = new SheetConnector(new SheetModel());
+    expect(c.explain('B1')).toBe(false);
+    const k = new FakeKernel();
+    c.setKernel(k, true); // connecting, no snapshot yet
+    expect(c.explain('B1')).toBe(false);
+    expect(k.comms[0].sent.every(d => d.type !== 'explain')).toBe(true);
   });
 });

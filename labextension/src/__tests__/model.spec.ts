@@ -1,6 +1,7 @@
 import {
   columnName,
   displayText,
+  editedOf,
   formatAddress,
   ISheetCell,
   parseAddress,
@@ -153,5 +154,44 @@ describe('SheetModel', () => {
     expect(m.rowCount('body')).toBeGreaterThanOrEqual(10000);
     // Generous: the point is no quadratic step (that would take minutes).
     expect(elapsed).toBeLessThan(3000);
+  });
+});
+
+describe('edited (the last change, from the journal)', () => {
+  const at = '2026-12-01T11:40:00.123Z';
+
+  it('comes with cells of snapshots and updates, and is absent when unknown', () => {
+    const m = new SheetModel();
+    m.applySnapshot({
+      cells: [
+        { ...cell('A1', '1'), edited: { by: 'alice', at } },
+        cell('B1', '10')
+      ]
+    });
+    expect(editedOf(m.cell('A1'))).toEqual({ by: 'alice', at });
+    expect(editedOf(m.cell('B1'))).toBeNull();
+    m.applyUpdate([{ ...cell('B1', '20'), edited: { by: 'bob', at } }]);
+    expect(editedOf(m.cell('B1'))).toEqual({ by: 'bob', at });
+    // An update without it: unknown again (the kernel sends whole cells).
+    m.applyUpdate([cell('A1', '2')]);
+    expect(editedOf(m.cell('A1'))).toBeNull();
+    expect(editedOf(undefined)).toBeNull();
+  });
+
+  it('is ignored when malformed', () => {
+    for (const edited of [
+      null,
+      'alice',
+      {},
+      { by: 'alice' },
+      { at },
+      { by: '', at },
+      { by: '  ', at },
+      { by: 3, at },
+      { by: 'alice', at: 1764589200 }
+    ]) {
+      const c = { ...cell('A1', '1'), edited } as unknown as ISheetCell;
+      expect(editedOf(c)).toBeNull();
+    }
   });
 });
