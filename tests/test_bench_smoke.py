@@ -20,8 +20,8 @@ from conftest import REPO, clean_env
 
 BENCH = REPO / "bench" / "bench.py"
 RESULTS = REPO / "bench" / "RESULTS.md"
-KERNELS = ["pysheets", "ipykernel", "ipyflow", "marimo"]
-JUPYTER = ["pysheets", "ipykernel", "ipyflow"]
+KERNELS = ["pysheets", "pysheets-nojournal", "ipykernel", "ipyflow", "marimo"]
+JUPYTER = ["pysheets", "pysheets-nojournal", "ipykernel", "ipyflow"]
 
 
 def _digest(path):
@@ -64,15 +64,21 @@ def test_bench_runs_every_case_on_every_kernel(tmp_path):
     assert rows["chain/12"]["extra"]["ipyflow"]["rerun_ms"][0] <= median("chain/12", "ipyflow")
     # PySheets re-runs the sheet inside one request: far below ipykernel's cell-by-cell re-run
     assert median("chain/12", "pysheets") < median("chain/12", "ipykernel")
+    # the journal's growth per re-run cell is measured (PySheets with its journal on)
+    per_cell = rows["chain/12"]["extra"]["pysheets"]["journal_bytes_per_cell"][0]
+    assert 20 < per_cell < 400, per_cell
+    assert "journal_bytes_per_cell" not in rows["chain/12"]["extra"].get("pysheets-nojournal", {})
 
     goals = {g["goal"]: g for g in doc["goals"]}
     assert goals["start <= 1/8 of ipykernel's"]["value"] is not None
     assert goals["chain N=10000 <= 150 ms (pysheets)"]["ok"] is None  # not at these sizes
+    assert goals["chain N=10000 journal on/off <= 1.10"]["ok"] is None
 
     # the printed table: a header with every kernel and the ratio columns, one line per case
     text = proc.stdout
     header = next(line for line in text.splitlines() if line.startswith("case "))
-    for name in KERNELS + ["pysheets/ipykernel", "ipyflow/ipykernel", "pysheets/ipyflow"]:
+    for name in KERNELS + ["pysheets/ipykernel", "ipyflow/ipykernel", "pysheets/ipyflow",
+                           "pysheets/pysheets-nojournal"]:
         assert name in header
     for title in ("start -> kernel_info_reply", "chain of 12 cells", "fan-out to 12 cells",
                   "sheet: 500-row DataFrame", "idle RSS after the 12-cell chain"):

@@ -522,3 +522,20 @@ def test_times_before_the_journal_and_bad_times_are_clear_errors(kernel: Kernel)
     kernel.ok("# @A1\n2", cell_id="a")
     text = kernel.ok("%diff 1 s ago now", cell_id="d")
     assert "A1" in text.split("code changed:")[1], text
+
+
+def test_what_a_cell_reads_is_recorded_when_another_cell_takes_over_a_name(
+    kernel: Kernel, journal: Path
+) -> None:
+    kernel.ok("# @A1\nx = 1", cell_id="a")
+    kernel.ok("# @A2\ny = x + 1\ny", cell_id="b")
+    kernel.ok("# @B1 override\nx = 5", cell_id="c", user="gus")  # B1 comes before A2
+    batch = records(journal)[-1]
+    [entry] = [c for c in batch["cells"] if c["address"] == "A2"]
+    assert entry["reads"] == ["B1"] and entry["value"] == "6", batch
+    text = kernel.ok("%explain A2", cell_id="e")
+    assert "B1 override = " in text and "edited by gus" in text and "A1" not in text, text
+    # A re-run that reads what it read before writes no `reads`.
+    kernel.ok("# @B1 override\nx = 7", cell_id="c")
+    [entry] = [c for c in records(journal)[-1]["cells"] if c["address"] == "A2"]
+    assert "reads" not in entry and entry["value"] == "8"

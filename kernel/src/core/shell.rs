@@ -368,6 +368,7 @@ impl Shell {
         if self.journal.needs_opening() {
             let vscode = self.runtime.vscode_notebook_file();
             self.journal.open(vscode.as_deref());
+            self.sheet.journaling = self.journal.is_on();
         }
         if let Some(path) = self.journal.take_opened() {
             let kernel = std::env::current_exe().unwrap_or_default();
@@ -399,7 +400,13 @@ impl Shell {
         self.journal.record(&mut self.sheet, &req, report);
         let recorded = started.elapsed();
         self.journal.flush();
-        tracing::debug!("journal: {:?} recording, {:?} in all, for {} touched cells", recorded, started.elapsed(), report.touched.len());
+        self.sheet.journaling = self.journal.is_on();
+        tracing::debug!(
+            "journal: {:?} recording, {:?} in all, for {} touched cells",
+            recorded,
+            started.elapsed(),
+            report.touched.len()
+        );
         for warning in self.journal.take_warnings() {
             self.publish(
                 msg,

@@ -217,6 +217,9 @@ pub struct Sheet {
     /// How many cells change a name in place (the plan's object-chain rule costs nothing
     /// while there are none).
     mutators: usize,
+    /// Cells whose precedents changed since [`Sheet::take_rewired`] last asked (the journal
+    /// records what a cell reads only when that changes).
+    rewired: rustc_hash::FxHashSet<Address>,
 }
 
 impl Sheet {
@@ -240,6 +243,16 @@ impl Sheet {
         self.cells
             .get(&addr)
             .map_or_else(|| sheet_position(addr), |c| c.pos)
+    }
+
+    /// Whether the precedents of `addr` changed since [`Sheet::take_rewired`] last asked.
+    pub fn is_rewired(&self, addr: Address) -> bool {
+        self.rewired.contains(&addr)
+    }
+
+    /// The cells whose precedents changed since the last call.
+    pub fn take_rewired(&mut self) -> rustc_hash::FxHashSet<Address> {
+        std::mem::take(&mut self.rewired)
     }
 
     /// The underlying graph, for the scheduler.
@@ -886,6 +899,7 @@ impl Sheet {
             Some(w) => *w += 1,
             None => {
                 self.graph.add_edge(from, to, 1);
+                self.rewired.insert(to);
             }
         }
     }
@@ -895,6 +909,7 @@ impl Sheet {
             *w -= 1;
             if *w == 0 {
                 self.graph.remove_edge(from, to);
+                self.rewired.insert(to);
                 self.drop_if_unused(from);
             }
         }

@@ -1,7 +1,6 @@
 //! The journal file: JSON lines, each carrying the SHA-256 of the line before it, appended
 //! under an exclusive lock so that two kernels on one notebook keep one valid chain.
 
-use super::record::Record;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -112,20 +111,20 @@ impl ChainFile {
         &self.path
     }
 
-    /// Appends `records` (numbering and chaining them) in one write, under the lock, and
-    /// returns the bytes written.
-    pub fn append(&mut self, records: &mut [Record]) -> io::Result<usize> {
+    /// Appends records (their bodies, `{"kind":…}`, numbered and chained here) in one write,
+    /// under the lock, and returns the bytes written.
+    pub fn append(&mut self, bodies: &[String]) -> io::Result<usize> {
         self.file.lock()?;
-        let written = self.append_locked(records);
+        let written = self.append_locked(bodies);
         let unlocked = self.file.unlock();
         let written = written?;
         unlocked?;
         Ok(written)
     }
 
-    fn append_locked(&mut self, records: &mut [Record]) -> io::Result<usize> {
+    fn append_locked(&mut self, bodies: &[String]) -> io::Result<usize> {
         let len = self.file.metadata()?.len();
-        let mut out = Vec::with_capacity(256 * records.len());
+        let mut out = Vec::with_capacity(bodies.iter().map(|b| b.len() + 96).sum());
         let mut ends_with_newline = true;
         if len != self.known_len {
             let (head, newline) = read_head(&mut self.file, len)?;
@@ -139,14 +138,18 @@ impl ChainFile {
             out.push(b'\n');
         }
         let mut head = self.head.clone();
-        for record in records.iter_mut() {
-            record.seq = head.seq + 1;
-            record.prev = std::mem::take(&mut head.hash);
+        for body in bodies {
+            // `{"seq":N,` + the body's fields + `,"prev":"…"}`.
+            let fields = body
+                .strip_prefix('{')
+                .and_then(|b| b.strip_suffix('}'))
+                .ok_or_else(|| io::Error::other("a record body is not a JSON object"))?;
+            let seq = head.seq + 1;
             let start = out.len();
-            serde_json::to_writer(&mut out, record).map_err(io::Error::other)?;
+            write!(out, "{{\"seq\":{seq},{fields},\"prev\":\"{}\"}}", head.hash)?;
             head = Head {
                 hash: hash_line(&out[start..]),
-                seq: record.seq,
+                seq,
             };
             out.push(b'\n');
         }
@@ -206,11 +209,11 @@ fn read_head(file: &mut File, len: u64) -> io::Result<(Head, bool)> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::Kind;
+    use super::super::record::{Kind, Record};
     use super::*;
 
-    fn rec(user: &str) -> Record {
-        Record::new(Kind::Run, "2026-12-01T00:00:00.000Z", user, None)
+    fn rec(user: &str) -> String {
+        Record::new(Kind::Run, "2026-12-01T00:00:00.000Z", user, None).body()
     }
 
     fn lines(path: &Path) -> Vec<String> {
@@ -243,8 +246,8 @@ mod tests {
         let dir = tempdir();
         let path = dir.join("j.jsonl");
         let mut f = ChainFile::open(&path).unwrap().file;
-        f.append(&mut [rec("a"), rec("b")]).unwrap();
-        f.append(&mut [rec("c")]).unwrap();
+        f.append(&[rec("a"), rec("b")]).unwrap();
+        f.append(&[rec("c")]).unwrap();
         let all = lines(&path);
         assert_eq!(all.len(), 3);
         assert!(all[0].contains(GENESIS));
@@ -261,9 +264,8 @@ mod tests {
         let mut one = ChainFile::open(&path).unwrap().file;
         let mut two = ChainFile::open(&path).unwrap().file;
         for i in 0..5 {
-            one.append(&mut [rec(&format!("one{i}"))]).unwrap();
-            two.append(&mut [rec(&format!("two{i}")), rec("x")])
-                .unwrap();
+            one.append(&[rec(&format!("one{i}"))]).unwrap();
+            two.append(&[rec(&format!("two{i}")), rec("x")]).unwrap();
         }
         assert_eq!(lines(&path).len(), 15);
         assert!(chain_holds(&path));
@@ -274,16 +276,16 @@ mod tests {
         let dir = tempdir();
         let path = dir.join("j.jsonl");
         let mut f = ChainFile::open(&path).unwrap().file;
-        f.append(&mut [rec("a")]).unwrap();
+        f.append(&[rec("a")]).unwrap();
         let mut raw = OpenOptions::new().append(true).open(&path).unwrap();
         raw.write_all(b"{\"seq\":2,\"kind\":\"ru").unwrap();
         let opened = ChainFile::open(&path).unwrap();
         assert_eq!(opened.torn, vec![Torn { line: 2 }]);
         assert_eq!(opened.records.len(), 1);
         let mut g = opened.file;
-        g.append(&mut [rec("b")]).unwrap();
+        g.append(&[rec("b")]).unwrap();
         // The other writer did not see the torn line: it reads the head again.
-        f.append(&mut [rec("c")]).unwrap();
+        f.append(&[rec("c")]).unwrap();
         let all = lines(&path);
         assert_eq!(all.len(), 4, "{all:?}");
         assert!(chain_holds(&path));

@@ -17,24 +17,21 @@ mod record;
 
 pub use chain::{hash_line, GENESIS};
 pub use place::{choose, os_user, user, Place};
+pub use record::write_recomputed;
 
 use super::live_sheet::{CellState, Edited, LiveSheet, Mode, Report};
 use crate::sheet::Address;
 use chain::ChainFile;
-use record::{round_ms, Kind, Recomputed, Record};
+use record::{addrs, round_ms, truncate, Addr, Kind, Record};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Longest value text a record keeps (characters).
-const VALUE_CHARS: usize = 80;
 
 /// What the journal last recorded of a cell.
 #[derive(Debug, Clone)]
 struct Known {
     code: String,
     edited: Edited,
-    reads: Vec<Address>,
 }
 
 enum State {
@@ -67,8 +64,9 @@ pub struct Journal {
     setting: Option<String>,
     session_name: Option<String>,
     notebook: Option<String>,
-    known: HashMap<Address, Known>,
-    pending: Vec<Record>,
+    known: FxHashMap<Address, Known>,
+    /// Record bodies not yet written.
+    pending: Vec<String>,
     /// Warnings for the output of the request being served (one each).
     warnings: Vec<String>,
     /// The path opened since [`Journal::take_opened`] last asked.
@@ -82,13 +80,6 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn truncate(text: &str) -> String {
-    match text.char_indices().nth(VALUE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 impl Journal {
     /// A journal configured from the environment; the file is opened on the first change.
     pub fn from_env() -> Self {
@@ -98,7 +89,7 @@ impl Journal {
             setting: var("PYSHEETS_JOURNAL"),
             session_name: var("JPY_SESSION_NAME"),
             notebook: None,
-            known: HashMap::new(),
+            known: FxHashMap::default(),
             pending: Vec::new(),
             warnings: Vec::new(),
             opened: None,
@@ -173,6 +164,11 @@ impl Journal {
         self.pending.clear();
     }
 
+    /// Whether changes are being written.
+    pub fn is_on(&self) -> bool {
+        matches!(self.state, State::Open(_))
+    }
+
     /// The journal's file, if it is open.
     pub fn path(&self) -> Option<&Path> {
         match &self.state {
@@ -191,59 +187,27 @@ impl Journal {
         std::mem::take(&mut self.warnings)
     }
 
+    /// What a record read from the file says of a cell's code and editor.
     fn learn(&mut self, r: &Value) {
-        let address = |v: &Value| {
-            v["address"]
-                .as_str()
-                .and_then(|a| a.parse::<Address>().ok())
-        };
-        let reads = |v: &Value| -> Option<Vec<Address>> {
-            Some(
-                v["reads"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(|a| a.as_str()?.parse().ok())
-                    .collect(),
-            )
+        let address = r["address"]
+            .as_str()
+            .and_then(|a| a.parse::<Address>().ok());
+        let Some(address) = address else {
+            return;
         };
         match r["kind"].as_str() {
             Some("edit") => {
-                if let (Some(a), Some(code)) = (address(r), r["code"].as_str()) {
+                if let Some(code) = r["code"].as_str() {
                     let edited = Edited {
                         by: r["user"].as_str().unwrap_or("").to_string(),
                         at: r["time"].as_str().unwrap_or("").to_string(),
                     };
-                    let reads = reads(r).unwrap_or_default();
-                    self.known.insert(
-                        a,
-                        Known {
-                            code: code.to_string(),
-                            edited,
-                            reads,
-                        },
-                    );
-                }
-            }
-            Some("run") => {
-                if let (Some(a), Some(reads)) = (address(r), reads(r)) {
-                    if let Some(k) = self.known.get_mut(&a) {
-                        k.reads = reads;
-                    }
+                    let code = code.to_string();
+                    self.known.insert(address, Known { code, edited });
                 }
             }
             Some("delete") => {
-                if let Some(a) = address(r) {
-                    self.known.remove(&a);
-                }
-            }
-            Some("recompute") => {
-                for c in r["cells"].as_array().into_iter().flatten() {
-                    if let (Some(a), Some(reads)) = (address(c), reads(c)) {
-                        if let Some(k) = self.known.get_mut(&a) {
-                            k.reads = reads;
-                        }
-                    }
-                }
+                self.known.remove(&address);
             }
             _ => {}
         }
@@ -252,6 +216,7 @@ impl Journal {
     /// Turns what a request did to the sheet into records (written by [`Journal::flush`]), and
     /// tells the sheet who last edited the cell it ran.
     pub fn record<C>(&mut self, sheet: &mut LiveSheet<C>, req: &Request, report: &Report) {
+        let rewired = sheet.sheet.take_rewired();
         if matches!(self.state, State::Off | State::Failed) {
             // Off: no file, but the grid still shows who edited what in this session.
             self.note_editor(sheet, req, report);
@@ -261,35 +226,32 @@ impl Journal {
         let new = |kind| Record::new(kind, req.time, req.user, notebook.as_deref());
         for (address, cell_id) in &report.deleted {
             let mut r = new(Kind::Delete);
-            r.address = Some(address.to_string());
-            r.cell = cell_id.clone();
+            r.address = Some(Addr(*address));
+            r.cell = cell_id.as_deref();
             self.known.remove(address);
-            self.pending.push(r);
+            self.pending.push(r.body());
         }
         let own = report.address;
         if let (Some(address), Some(code)) = (own, req.code) {
             match sheet.cells.get(&address).filter(|c| c.source == code) {
                 Some(cell) => {
                     let edit = self.known.get(&address).is_none_or(|k| k.code != code);
-                    let reads = reads_of(sheet, address);
                     let mut r = new(if edit { Kind::Edit } else { Kind::Run });
-                    r.cell = cell.cell_id.clone();
-                    r.address = Some(address.to_string());
+                    r.cell = cell.cell_id.as_deref();
+                    r.address = Some(Addr(address));
                     if edit {
-                        r.title = Some(cell.title.clone()).filter(|t| !t.is_empty());
-                        r.code = Some(code.to_string());
+                        r.title = Some(cell.title.as_str()).filter(|t| !t.is_empty());
+                        r.code = Some(code);
                     }
                     r.status = Some(cell.state.name());
-                    match cell.state.failed() {
-                        Some(m) => r.error = Some(m),
-                        None if cell.state == CellState::Ok => {
-                            r.value_type = Some(cell.value_type.clone());
-                            r.value = Some(truncate(&cell.summary));
-                        }
-                        None => {}
+                    r.error = cell.state.failed();
+                    if cell.state == CellState::Ok {
+                        r.value_type = Some(&cell.value_type);
+                        r.value = Some(truncate(&cell.summary));
                     }
                     r.ms = Some(round_ms(cell.last_ms));
-                    r.reads = Some(strings(&reads));
+                    r.reads = Some(addrs(&sheet.sheet.precedents(address)));
+                    self.pending.push(r.body());
                     let edited = match (edit, self.known.get(&address)) {
                         (false, Some(k)) => k.edited.clone(),
                         _ => Edited {
@@ -302,109 +264,35 @@ impl Journal {
                         Known {
                             code: code.to_string(),
                             edited: edited.clone(),
-                            reads,
                         },
                     );
                     sheet.set_edited(address, edited);
-                    self.pending.push(r);
                 }
                 None => {
                     let mut r = new(Kind::Error);
-                    r.address = Some(address.to_string());
-                    r.code = Some(code.to_string());
+                    r.address = Some(Addr(address));
+                    r.code = Some(code);
                     r.status = Some("error");
                     r.error = req.error.clone();
-                    self.pending.push(r);
+                    self.pending.push(r.body());
                 }
             }
         }
         if sheet.mode != req.mode_before {
             let mut r = new(Kind::Mode);
             r.mode = Some(sheet.mode.as_str());
-            self.pending.push(r);
+            self.pending.push(r.body());
         }
         // Cells that go stale with no request of the user's behind it: the order changed.
         let kind = match (own, req.code, req.command) {
             (None, None, None) => Kind::Order,
             _ => Kind::Recompute,
         };
-        let cause = own.map(|a| a.to_string()).or(req.command.map(String::from));
-        if let Some(r) = self.recompute(sheet, report, new(kind), cause) {
-            self.pending.push(r);
+        let mut r = new(kind);
+        r.cause = own.map(|a| a.to_string()).or(req.command.map(String::from));
+        if let Some(body) = recompute(sheet, report, &rewired, r) {
+            self.pending.push(body);
         }
-    }
-
-    /// The cells a request re-ran or left stale, other than its own: one record.
-    fn recompute<C>(
-        &mut self,
-        sheet: &LiveSheet<C>,
-        report: &Report,
-        mut r: Record,
-        cause: Option<String>,
-    ) -> Option<Record> {
-        let own = report.address;
-        let mut cells = Vec::new();
-        let mut same = Vec::new();
-        let mut stale = Vec::new();
-        let mut seen = rustc_hash::FxHashSet::default();
-        // Re-run cells in the order they ran, then the others the request touched.
-        let reran = report.reran.iter().map(|&a| (a, true));
-        let order = reran.chain(report.touched.iter().map(|&a| (a, false)));
-        for (address, was_rerun) in order {
-            if Some(address) == own || !seen.insert(address) {
-                continue;
-            }
-            let Some(cell) = sheet.cells.get(&address) else {
-                continue;
-            };
-            if cell.state == CellState::Stale {
-                stale.push(address.to_string());
-                continue;
-            }
-            if cell.state == CellState::Ok && report.unchanged.contains(&address) {
-                same.push(address.to_string());
-                continue;
-            }
-            let ran = cell.state == CellState::Ok;
-            if ran && !was_rerun {
-                continue;
-            }
-            let reads = reads_of(sheet, address);
-            let changed_reads = match self.known.get_mut(&address) {
-                Some(k) if k.reads != reads => {
-                    let written = strings(&reads);
-                    k.reads = reads;
-                    Some(written)
-                }
-                Some(_) => None,
-                None => Some(strings(&reads)),
-            };
-            cells.push(Recomputed {
-                address: address.to_string(),
-                value_type: if ran {
-                    cell.value_type.clone()
-                } else {
-                    String::new()
-                },
-                value: if ran {
-                    truncate(&cell.summary)
-                } else {
-                    String::new()
-                },
-                ms: round_ms(cell.last_ms),
-                status: (!ran).then(|| cell.state.name()),
-                error: cell.state.failed(),
-                reads: changed_reads,
-            });
-        }
-        if cells.is_empty() && same.is_empty() && stale.is_empty() {
-            return None;
-        }
-        r.cause = cause;
-        r.cells = Some(cells);
-        r.same = (!same.is_empty()).then_some(same);
-        r.stale = (!stale.is_empty()).then_some(stale);
-        Some(r)
     }
 
     /// Without a file: the cell's editor is still known for this session.
@@ -425,7 +313,6 @@ impl Journal {
                 Known {
                     code: code.to_string(),
                     edited: edited.clone(),
-                    reads: Vec::new(),
                 },
             );
             sheet.set_edited(address, edited);
@@ -442,7 +329,7 @@ impl Journal {
             self.pending.clear();
             return;
         };
-        match file.append(&mut self.pending) {
+        match file.append(&self.pending) {
             Ok(_) => self.pending.clear(),
             Err(e) => {
                 let path = file.path().to_path_buf();
@@ -452,11 +339,55 @@ impl Journal {
     }
 }
 
-/// The addresses a cell reads now (its precedents in the graph).
-fn reads_of<C>(sheet: &LiveSheet<C>, address: Address) -> Vec<Address> {
-    sheet.sheet.precedents(address)
-}
-
-fn strings(addresses: &[Address]) -> Vec<String> {
-    addresses.iter().map(|a| a.to_string()).collect()
+/// The cells a request re-ran or left stale, other than its own: one record (its body), or
+/// None when there are none. The re-run loop wrote the entries of the cells it ran
+/// ([`Report::recomputed`]); cells marked failed without running are added here. What a cell
+/// reads is written only when it changed (`rewired`).
+fn recompute<C>(
+    sheet: &LiveSheet<C>,
+    report: &Report,
+    rewired: &FxHashSet<Address>,
+    r: Record,
+) -> Option<String> {
+    let mut entries = Vec::new();
+    let mut marked = FxHashSet::default();
+    for &address in &report.marked_failed {
+        let Some(cell) = sheet.cells.get(&address) else {
+            continue;
+        };
+        let Some(error) = cell.state.failed() else {
+            continue;
+        };
+        if Some(address) == report.address || !marked.insert(address) {
+            continue;
+        }
+        let reads = rewired
+            .contains(&address)
+            .then(|| sheet.sheet.precedents(address));
+        let failed = Some((cell.state.name(), error.as_str()));
+        write_recomputed(&mut entries, address, "", "", 0.0, failed, reads.as_deref());
+    }
+    let mut same = report.unchanged.clone();
+    same.retain(|&a| Some(a) != report.address);
+    let mut stale: Vec<Address> = report.stale.clone();
+    stale.sort_unstable();
+    stale.dedup();
+    stale.retain(|a| {
+        sheet
+            .cells
+            .get(a)
+            .is_some_and(|c| c.state == CellState::Stale)
+    });
+    if report.recomputed.is_empty() && entries.is_empty() && same.is_empty() && stale.is_empty() {
+        return None;
+    }
+    let mut r = r;
+    r.same = (!same.is_empty()).then(|| addrs(&same));
+    r.stale = (!stale.is_empty()).then(|| addrs(&stale));
+    if entries.is_empty() {
+        return Some(r.body_with_cells(&report.recomputed));
+    }
+    let mut all = report.recomputed.clone();
+    all.extend_from_slice(&entries);
+    Some(r.body_with_cells(&all))
 }

@@ -1,7 +1,14 @@
 //! One journal record, as it is written: a JSON object on one line (schema in
-//! ARCHITECTURE.md, "The journal").
+//! ARCHITECTURE.md, "The journal"). A record is serialized when it is made, while the cells it
+//! describes are at hand; its `seq` and `prev` are put around it when it is appended, under
+//! the file's lock.
 
-use serde::Serialize;
+use crate::sheet::Address;
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+
+/// Longest value text a record keeps (characters).
+const VALUE_CHARS: usize = 80;
 
 /// What a record says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,27 +29,41 @@ pub enum Kind {
     Order,
 }
 
-/// A record's fields, in the order they are written; absent ones are left out.
-#[derive(Debug, Clone, Serialize)]
-pub struct Record {
-    pub seq: u64,
+/// An address written as its text, without building a String for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Addr(pub Address);
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+pub fn addrs(list: &[Address]) -> Vec<Addr> {
+    list.iter().copied().map(Addr).collect()
+}
+
+/// A record's fields but `seq` (first) and `prev` (last), in the order they are written;
+/// absent ones are left out.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
     pub kind: Kind,
-    pub time: String,
-    pub user: String,
+    pub time: &'a str,
+    pub user: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notebook: Option<String>,
+    pub notebook: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cell: Option<String>,
+    pub cell: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
+    pub address: Option<Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<&'a str>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub value_type: Option<String>,
+    pub value_type: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,32 +71,26 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reads: Option<Vec<String>>,
-    /// For a recompute: the cell whose change caused it.
+    pub reads: Option<Vec<Addr>>,
+    /// For a recompute: the cell (or `%sheet` command) whose change caused it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    /// For a recompute: the cells whose value changed (or failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cells: Option<Vec<Recomputed>>,
     /// For a recompute: cells that re-ran to the same value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub same: Option<Vec<String>>,
+    pub same: Option<Vec<Addr>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stale: Option<Vec<String>>,
+    pub stale: Option<Vec<Addr>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<&'static str>,
-    /// The SHA-256 of the previous record's line (hex), or 64 zeros for the first.
-    pub prev: String,
 }
 
-impl Record {
-    pub fn new(kind: Kind, time: &str, user: &str, notebook: Option<&str>) -> Self {
+impl<'a> Record<'a> {
+    pub fn new(kind: Kind, time: &'a str, user: &'a str, notebook: Option<&'a str>) -> Self {
         Record {
-            seq: 0,
             kind,
-            time: time.to_string(),
-            user: user.to_string(),
-            notebook: notebook.map(String::from),
+            time,
+            user,
+            notebook,
             cell: None,
             address: None,
             title: None,
@@ -87,33 +102,118 @@ impl Record {
             ms: None,
             reads: None,
             cause: None,
-            cells: None,
             same: None,
             stale: None,
             mode: None,
-            prev: String::new(),
         }
     }
-}
 
-/// One cell of a recompute record: `{address, type, value, ms}`, with `status` and `error`
-/// when it did not come out ok, and `reads` when what it reads changed.
-#[derive(Debug, Clone, Serialize)]
-pub struct Recomputed {
-    pub address: String,
-    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
-    pub value_type: String,
-    pub value: String,
-    pub ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reads: Option<Vec<String>>,
+    /// The record as JSON text: `{"kind":…}`.
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).expect("a record serializes")
+    }
+
+    /// The record with `"cells": [entries]`, entries as [`write_recomputed`] wrote them.
+    pub fn body_with_cells(&self, entries: &[u8]) -> String {
+        let mut body = self.body();
+        body.pop(); // its closing brace
+        body.reserve(entries.len() + 16);
+        body.push_str(",\"cells\":[");
+        let entries = entries.strip_suffix(b",").unwrap_or(entries);
+        body.push_str(std::str::from_utf8(entries).expect("entries are UTF-8"));
+        body.push_str("]}");
+        body
+    }
 }
 
 /// Milliseconds kept to the microsecond: more digits are noise and bytes.
 pub fn round_ms(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
+}
+
+/// A value's text, cut to [`VALUE_CHARS`] characters.
+pub fn truncate(text: &str) -> Cow<'_, str> {
+    if text.len() <= VALUE_CHARS {
+        return Cow::Borrowed(text);
+    }
+    match text.char_indices().nth(VALUE_CHARS) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// Appends one recompute entry, `{"address":…,"type":…,"value":…,"ms":…}` (or with
+/// `"status"` and `"error"` for a failed cell, and `"reads"` when given), and a comma. Written
+/// by the re-run loop while the cell is at hand: building a struct per cell and serializing a
+/// list of 10,000 cost more than the re-runs' other bookkeeping.
+#[allow(clippy::too_many_arguments)]
+pub fn write_recomputed(
+    out: &mut Vec<u8>,
+    address: Address,
+    value_type: &str,
+    value: &str,
+    ms: f64,
+    failed: Option<(&str, &str)>,
+    reads: Option<&[Address]>,
+) {
+    use std::io::Write;
+    let _ = write!(out, "{{\"address\":\"{address}\"");
+    if let Some((status, error)) = failed {
+        out.extend_from_slice(b",\"status\":");
+        let _ = serde_json::to_writer(&mut *out, status);
+        out.extend_from_slice(b",\"error\":");
+        let _ = serde_json::to_writer(&mut *out, error);
+    } else {
+        out.extend_from_slice(b",\"type\":");
+        let _ = serde_json::to_writer(&mut *out, value_type);
+        out.extend_from_slice(b",\"value\":");
+        let _ = serde_json::to_writer(&mut *out, truncate(value).as_ref());
+    }
+    // Microseconds as integers: exact, and cheaper to format than a float.
+    let us = (ms * 1000.0).round().max(0.0) as u64;
+    let _ = write!(out, ",\"ms\":{}.{:03}", us / 1000, us % 1000);
+    if let Some(reads) = reads {
+        out.extend_from_slice(b",\"reads\":[");
+        for (i, a) in reads.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(out, "{sep}\"{a}\"");
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"},");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_json() {
+        let mut out = Vec::new();
+        let a: Address = "B2".parse().unwrap();
+        let r: Address = "A1".parse().unwrap();
+        write_recomputed(&mut out, a, "str[3]", "a\"b", 0.0141, None, Some(&[r]));
+        write_recomputed(
+            &mut out,
+            a,
+            "",
+            "",
+            12.5,
+            Some(("error", "ZeroDivisionError")),
+            None,
+        );
+        let text = format!(
+            "[{}]",
+            String::from_utf8(out).unwrap().trim_end_matches(',')
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([
+                {"address": "B2", "type": "str[3]", "value": "a\"b", "ms": 0.014, "reads": ["A1"]},
+                {"address": "B2", "status": "error", "error": "ZeroDivisionError", "ms": 12.5},
+            ])
+        );
+        assert_eq!(truncate(&"x".repeat(100)).chars().count(), 81);
+    }
 }

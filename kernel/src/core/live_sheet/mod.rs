@@ -234,7 +234,12 @@ pub struct Report {
     pub stale: Vec<Address>,
     pub touched: BTreeSet<Address>,
     /// Re-run cells whose value and definitions came out the same (early cutoff).
-    pub unchanged: BTreeSet<Address>,
+    pub unchanged: Vec<Address>,
+    /// The journal's entries for the other re-run cells, written as they ran (only when
+    /// [`LiveSheet::journaling`]).
+    pub recomputed: Vec<u8>,
+    /// Cells marked failed without running (upstream errors, cycles).
+    pub marked_failed: Vec<Address>,
     /// Cells removed, with their cellIds.
     pub deleted: Vec<(Address, Option<String>)>,
     /// The executed cell's own outcome, when it ran.
@@ -262,6 +267,8 @@ pub struct LiveSheet<C> {
     /// The notebook's order of cells (cellId → index), when the frontend tells it: names
     /// resolve in the order the user reads, not by address.
     notebook_order: HashMap<String, u64>,
+    /// Whether a journal records what re-runs do (then `run_plan` writes its entries).
+    pub journaling: bool,
 }
 
 impl<C> Default for LiveSheet<C> {
@@ -275,6 +282,7 @@ impl<C> Default for LiveSheet<C> {
             epoch: 0,
             mutating_methods: BTreeSet::new(),
             notebook_order: HashMap::new(),
+            journaling: false,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `crate::sheet::Recompute`'s; this runs the cells and records what happened.
 
 use super::{CellError, CellRuntime, CellState, LiveSheet, Output, OwnRun, Report, Shown};
+use crate::core::journal::write_recomputed;
 use crate::python::{CellRan, MarkKind, PyCallError, RunMode};
 use crate::sheet::{Address, Outcome, Plan, Recompute};
 use serde_json::json;
@@ -52,6 +53,9 @@ impl<C> LiveSheet<C> {
             ),
             CellState::Ok => (String::new(), MarkKind::Ok, false),
         };
+        if matches!(state, CellState::UpstreamError(..) | CellState::Cycle(_)) {
+            report.marked_failed.push(address);
+        }
         cell.state = state;
         report.touched.insert(address);
         if let Err(e) = rt.mark_cell(address, &text, kind, drop_value) {
@@ -129,6 +133,13 @@ impl<C> LiveSheet<C> {
         cell.bound = bound;
         cell.bound_epoch = self.epoch;
         run
+    }
+
+    /// What the cell reads, when that changed since the journal last wrote it.
+    fn rewired_reads(&self, address: Address) -> Option<Vec<Address>> {
+        self.sheet
+            .is_rewired(address)
+            .then(|| self.sheet.precedents(address))
     }
 
     /// Leaves each name defined by several cells at its last definer's version: the
@@ -230,9 +241,22 @@ impl<C> LiveSheet<C> {
                     // that bound its names to new objects changed what its readers see.
                     if is_edited || ran.changed || ran.defs_changed {
                         recompute.mark_changed(address);
+                        if self.journaling && !is_edited {
+                            let cell = &self.cells[&address];
+                            let reads = self.rewired_reads(address);
+                            write_recomputed(
+                                &mut report.recomputed,
+                                address,
+                                &cell.value_type,
+                                &cell.summary,
+                                ms,
+                                None,
+                                reads.as_deref(),
+                            );
+                        }
                     } else {
                         recompute.mark_unchanged(address);
-                        report.unchanged.insert(address);
+                        report.unchanged.push(address);
                     }
                     if is_edited {
                         report.own = Some(OwnRun {
@@ -261,6 +285,19 @@ impl<C> LiveSheet<C> {
                         recompute.mark_changed(address);
                     } else {
                         recompute.mark_failed(address);
+                    }
+                    if self.journaling && !is_edited {
+                        let message = format!("{}: {}", error.ename, error.evalue);
+                        let reads = self.rewired_reads(address);
+                        write_recomputed(
+                            &mut report.recomputed,
+                            address,
+                            "",
+                            "",
+                            ms,
+                            Some(("error", &message)),
+                            reads.as_deref(),
+                        );
                     }
                     if is_edited {
                         own_error = Some(error);
