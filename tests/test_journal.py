@@ -539,3 +539,19 @@ def test_what_a_cell_reads_is_recorded_when_another_cell_takes_over_a_name(
     kernel.ok("# @B1 override\nx = 7", cell_id="c")
     [entry] = [c for c in records(journal)[-1]["cells"] if c["address"] == "A2"]
     assert "reads" not in entry and entry["value"] == "8"
+
+
+def test_notebooks_sharing_one_journal_file_keep_their_own_history(journal: Path) -> None:
+    one = Kernel({"PYSHEETS_JOURNAL": str(journal), "JPY_SESSION_NAME": "one.ipynb"})
+    two = Kernel({"PYSHEETS_JOURNAL": str(journal), "JPY_SESSION_NAME": "two.ipynb"})
+    try:
+        one.ok("# @A1\n1", cell_id="a", user="ann")
+        two.ok("# @A1\n2", cell_id="a", user="ben")
+        two.ok("# @A1\n2", cell_id="a", user="cat")  # a run: ben stays its editor
+        history = two.ok("[(e['user'], e['kind']) for e in sheet.history('A1')]", cell_id="h")
+        assert history == "[('ben', 'edit'), ('cat', 'run')]", history
+        assert "chain: valid" in one.ok("%sheet verify")
+    finally:
+        one.stop()
+        two.stop()
+    assert chain_is_valid(journal)

@@ -373,7 +373,8 @@ impl Shell {
         if let Some(path) = self.journal.take_opened() {
             let kernel = std::env::current_exe().unwrap_or_default();
             let config = json!({"journal": path, "kernel": kernel,
-                                "python": self.runtime.info.executable});
+                                "python": self.runtime.info.executable,
+                                "notebook": self.journal.notebook()});
             if let Err(e) = self.runtime.audit_configure(&config) {
                 tracing::warn!("telling Python where the journal is failed: {e}");
             }

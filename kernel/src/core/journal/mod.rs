@@ -143,7 +143,11 @@ impl Journal {
                         path.display()
                     ));
                 }
-                for r in &opened.records {
+                // One file may hold several notebooks' records (a PYSHEETS_JOURNAL shared
+                // by them): only this notebook's say what its cells are.
+                let ours = self.notebook.clone();
+                let records = opened.records.iter();
+                for r in records.filter(|r| r["notebook"].as_str() == ours.as_deref()) {
                     self.learn(r);
                 }
                 self.opened = Some(path);
@@ -162,6 +166,11 @@ impl Journal {
         tracing::warn!("journal {}: {e}", path.display());
         self.state = State::Failed;
         self.pending.clear();
+    }
+
+    /// The notebook this kernel's records name, when known.
+    pub fn notebook(&self) -> Option<&str> {
+        self.notebook.as_deref()
     }
 
     /// Whether changes are being written.

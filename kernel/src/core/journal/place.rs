@@ -68,8 +68,12 @@ pub fn choose(
 /// `JUPYTERHUB_USER`, else the OS user.
 pub fn user(header_username: &str, hub_user: Option<&str>, os_user: &str) -> String {
     let from_header = header_username.trim();
-    // jupyter_client's default when it knows nothing better is the literal "username".
-    if !from_header.is_empty() && from_header != "username" {
+    // Not names of people: jupyter_client's default when it knows nothing better is the
+    // literal "username"; VS Code's raw kernels send a random UUID per connection.
+    let says_nothing = from_header.is_empty()
+        || from_header == "username"
+        || uuid::Uuid::parse_str(from_header).is_ok();
+    if !says_nothing {
         return from_header.to_string();
     }
     match hub_user.map(str::trim).filter(|u| !u.is_empty()) {
@@ -147,6 +151,10 @@ mod tests {
         assert_eq!(user("", Some("hub"), "root"), "hub");
         assert_eq!(user("username", None, "root"), "root");
         assert_eq!(user(" ", Some(""), "root"), "root");
+        assert_eq!(
+            user("0aa4d90d-2b03-4d3e-a68f-dee0fb7b43b5", Some("hub"), "root"),
+            "hub"
+        );
         assert!(!os_user().is_empty());
     }
 }

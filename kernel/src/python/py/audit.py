@@ -16,15 +16,15 @@ import subprocess
 from pysheets import journal as _journal
 from pysheets.journal import JournalError, format_time, parse_time
 
-_config = {"journal": None, "kernel": None, "python": None}
+_config = {"journal": None, "kernel": None, "python": None, "notebook": None}
 _ADDRESS = re.compile(r"^[A-Za-z]{1,3}[1-9][0-9]{0,6}$")
 # Cells that ask the journal (they would only fail, or recurse, in a replay).
 _AUDIT_CODE = re.compile(r"^\s*%(history|explain|asof|diff|sheet)\b", re.M)
 
 
-def configure(journal=None, kernel=None, python=None):
+def configure(journal=None, kernel=None, python=None, notebook=None):
     """Called by the kernel when it opens the journal."""
-    _config.update(journal=journal, kernel=kernel, python=python)
+    _config.update(journal=journal, kernel=kernel, python=python, notebook=notebook)
 
 
 def journal_path():
@@ -32,11 +32,13 @@ def journal_path():
     return _config["journal"]
 
 
-def _load():
+def _load(whole=False):
+    """This notebook's records, or the `whole` file's (verification covers every record)."""
     path = _config["journal"]
     if not path:
         raise JournalError("this kernel keeps no journal (PYSHEETS_JOURNAL is off)")
-    return _journal.read(path)
+    j = _journal.read(path)
+    return j if whole else j.only(_config["notebook"])
 
 
 def _address(text):
@@ -114,7 +116,7 @@ class Verification:
 def verify():
     """Checks the journal's hash chain: the first bad record (edited, removed, reordered),
     lines cut short, and the head hash to keep elsewhere."""
-    return Verification(_load())
+    return Verification(_load(whole=True))
 
 
 def verify_bundle():

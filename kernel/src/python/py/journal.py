@@ -39,6 +39,14 @@ class Journal:
                 f"the journal {self.path} fails verification at line {self.bad['line']} "
                 f"(record {self.bad['seq']}): {self.bad['reason']}")
 
+    def only(self, notebook):
+        """The same journal seen from one notebook: the records that name it (a file may be
+        shared by several notebooks' kernels)."""
+        keep = [i for i, r in enumerate(self.records) if r.get("notebook") == notebook]
+        view = Journal(self.path, [self.records[i] for i in keep], [self.lines[i] for i in keep],
+                       self.torn, self.bad, self.head)
+        return view
+
     def start(self):
         """The time of its first record, or None when it is empty."""
         return parse_time(self.records[0]["time"]) if self.records else None
