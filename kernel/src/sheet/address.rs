@@ -80,21 +80,51 @@ impl PartialOrd for Address {
 
 /// Column letters for a 0-based column: 0 → `A`, 25 → `Z`, 26 → `AA`.
 /// (Bijective base 26: there is no zero digit.)
-fn column_letters(col: u32) -> String {
-    let mut letters = Vec::with_capacity(3);
+/// The column's letters (`A`…`XFD`), at most three, and how many there are.
+fn column_letters(col: u32) -> ([u8; 3], usize) {
+    let mut letters = [0u8; 3];
+    let mut len = 0;
     let mut n = u64::from(col) + 1;
-    while n > 0 {
+    while n > 0 && len < 3 {
         n -= 1;
-        letters.push(b'A' + (n % 26) as u8);
+        letters[len] = b'A' + (n % 26) as u8;
+        len += 1;
         n /= 26;
     }
-    letters.reverse();
-    String::from_utf8(letters).expect("ASCII letters")
+    letters[..len].reverse();
+    (letters, len)
+}
+
+/// Appends `n` in decimal to `out`.
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+impl Address {
+    /// Appends the address's text (`B3`) to `out`, without the formatting machinery: the
+    /// journal writes one for every re-run cell.
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        let (letters, len) = column_letters(self.col);
+        out.extend_from_slice(&letters[..len]);
+        push_decimal(out, u64::from(self.row) + 1);
+    }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", column_letters(self.col), u64::from(self.row) + 1)
+        let mut text = Vec::with_capacity(10);
+        self.push_to(&mut text);
+        f.write_str(std::str::from_utf8(&text).expect("ASCII"))
     }
 }
 

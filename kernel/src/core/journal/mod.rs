@@ -65,8 +65,8 @@ pub struct Journal {
     session_name: Option<String>,
     notebook: Option<String>,
     known: FxHashMap<Address, Known>,
-    /// Record bodies not yet written.
-    pending: Vec<String>,
+    /// Record bodies not yet written, one per line.
+    pending: Vec<u8>,
     /// Warnings for the output of the request being served (one each).
     warnings: Vec<String>,
     /// The path opened since [`Journal::take_opened`] last asked.
@@ -228,6 +228,7 @@ impl Journal {
         let rewired = sheet.sheet.take_rewired();
         if matches!(self.state, State::Off | State::Failed) {
             // Off: no file, but the grid still shows who edited what in this session.
+            sheet.journal_entries.clear();
             self.note_editor(sheet, req, report);
             return;
         }
@@ -238,7 +239,7 @@ impl Journal {
             r.address = Some(Addr(*address));
             r.cell = cell_id.as_deref();
             self.known.remove(address);
-            self.pending.push(r.body());
+            r.write_line(&mut self.pending, None);
         }
         let own = report.address;
         if let (Some(address), Some(code)) = (own, req.code) {
@@ -260,7 +261,7 @@ impl Journal {
                     }
                     r.ms = Some(round_ms(cell.last_ms));
                     r.reads = Some(addrs(&sheet.sheet.precedents(address)));
-                    self.pending.push(r.body());
+                    r.write_line(&mut self.pending, None);
                     let edited = match (edit, self.known.get(&address)) {
                         (false, Some(k)) => k.edited.clone(),
                         _ => Edited {
@@ -283,14 +284,14 @@ impl Journal {
                     r.code = Some(code);
                     r.status = Some("error");
                     r.error = req.error.clone();
-                    self.pending.push(r.body());
+                    r.write_line(&mut self.pending, None);
                 }
             }
         }
         if sheet.mode != req.mode_before {
             let mut r = new(Kind::Mode);
             r.mode = Some(sheet.mode.as_str());
-            self.pending.push(r.body());
+            r.write_line(&mut self.pending, None);
         }
         // Cells that go stale with no request of the user's behind it: the order changed.
         let kind = match (own, req.code, req.command) {
@@ -299,9 +300,8 @@ impl Journal {
         };
         let mut r = new(kind);
         r.cause = own.map(|a| a.to_string()).or(req.command.map(String::from));
-        if let Some(body) = recompute(sheet, report, &rewired, r) {
-            self.pending.push(body);
-        }
+        recompute(sheet, report, &rewired, r, &mut self.pending);
+        sheet.journal_entries.clear();
     }
 
     /// Without a file: the cell's editor is still known for this session.
@@ -348,16 +348,17 @@ impl Journal {
     }
 }
 
-/// The cells a request re-ran or left stale, other than its own: one record (its body), or
-/// None when there are none. The re-run loop wrote the entries of the cells it ran
-/// ([`Report::recomputed`]); cells marked failed without running are added here. What a cell
-/// reads is written only when it changed (`rewired`).
+/// The cells a request re-ran or left stale, other than its own: one record, written to `out`
+/// when there are any. The re-run loop wrote the entries of the cells it ran
+/// ([`LiveSheet::journal_entries`]); cells marked failed without running are added here. What
+/// a cell reads is written only when it changed (`rewired`).
 fn recompute<C>(
     sheet: &LiveSheet<C>,
     report: &Report,
     rewired: &FxHashSet<Address>,
     r: Record,
-) -> Option<String> {
+    out: &mut Vec<u8>,
+) {
     let mut entries = Vec::new();
     let mut marked = FxHashSet::default();
     for &address in &report.marked_failed {
@@ -387,16 +388,18 @@ fn recompute<C>(
             .get(a)
             .is_some_and(|c| c.state == CellState::Stale)
     });
-    if report.recomputed.is_empty() && entries.is_empty() && same.is_empty() && stale.is_empty() {
-        return None;
+    let ran = &sheet.journal_entries;
+    if ran.is_empty() && entries.is_empty() && same.is_empty() && stale.is_empty() {
+        return;
     }
     let mut r = r;
     r.same = (!same.is_empty()).then(|| addrs(&same));
     r.stale = (!stale.is_empty()).then(|| addrs(&stale));
     if entries.is_empty() {
-        return Some(r.body_with_cells(&report.recomputed));
+        r.write_line(out, Some(ran));
+    } else {
+        let mut all = ran.clone();
+        all.extend_from_slice(&entries);
+        r.write_line(out, Some(&all));
     }
-    let mut all = report.recomputed.clone();
-    all.extend_from_slice(&entries);
-    Some(r.body_with_cells(&all))
 }

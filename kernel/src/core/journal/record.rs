@@ -3,6 +3,7 @@
 //! describes are at hand; its `seq` and `prev` are put around it when it is appended, under
 //! the file's lock.
 
+use crate::sheet::address::push_decimal;
 use crate::sheet::Address;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
@@ -108,21 +109,17 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// The record as JSON text: `{"kind":…}`.
-    pub fn body(&self) -> String {
-        serde_json::to_string(self).expect("a record serializes")
-    }
-
-    /// The record with `"cells": [entries]`, entries as [`write_recomputed`] wrote them.
-    pub fn body_with_cells(&self, entries: &[u8]) -> String {
-        let mut body = self.body();
-        body.pop(); // its closing brace
-        body.reserve(entries.len() + 16);
-        body.push_str(",\"cells\":[");
-        let entries = entries.strip_suffix(b",").unwrap_or(entries);
-        body.push_str(std::str::from_utf8(entries).expect("entries are UTF-8"));
-        body.push_str("]}");
-        body
+    /// Appends the record as JSON text and a newline to `out`, with `"cells": [entries]` when
+    /// given (entries as [`write_recomputed`] wrote them).
+    pub fn write_line(&self, out: &mut Vec<u8>, cells: Option<&[u8]>) {
+        serde_json::to_writer(&mut *out, self).expect("a record serializes");
+        if let Some(entries) = cells {
+            out.pop(); // its closing brace
+            out.extend_from_slice(b",\"cells\":[");
+            out.extend_from_slice(entries.strip_suffix(b",").unwrap_or(entries));
+            out.extend_from_slice(b"]}");
+        }
+        out.push(b'\n');
     }
 }
 
@@ -146,7 +143,6 @@ pub fn truncate(text: &str) -> Cow<'_, str> {
 /// `"status"` and `"error"` for a failed cell, and `"reads"` when given), and a comma. Written
 /// by the re-run loop while the cell is at hand: building a struct per cell and serializing a
 /// list of 10,000 cost more than the re-runs' other bookkeeping.
-#[allow(clippy::too_many_arguments)]
 pub fn write_recomputed(
     out: &mut Vec<u8>,
     address: Address,
@@ -156,31 +152,56 @@ pub fn write_recomputed(
     failed: Option<(&str, &str)>,
     reads: Option<&[Address]>,
 ) {
-    use std::io::Write;
-    let _ = write!(out, "{{\"address\":\"{address}\"");
+    out.extend_from_slice(b"{\"address\":\"");
+    address.push_to(out);
+    out.push(b'"');
     if let Some((status, error)) = failed {
         out.extend_from_slice(b",\"status\":");
-        let _ = serde_json::to_writer(&mut *out, status);
+        push_json_str(out, status);
         out.extend_from_slice(b",\"error\":");
-        let _ = serde_json::to_writer(&mut *out, error);
+        push_json_str(out, error);
     } else {
         out.extend_from_slice(b",\"type\":");
-        let _ = serde_json::to_writer(&mut *out, value_type);
+        push_json_str(out, value_type);
         out.extend_from_slice(b",\"value\":");
-        let _ = serde_json::to_writer(&mut *out, truncate(value).as_ref());
+        push_json_str(out, &truncate(value));
     }
-    // Microseconds as integers: exact, and cheaper to format than a float.
+    // Microseconds as integers: exact, and cheaper to write than a float.
     let us = (ms * 1000.0).round().max(0.0) as u64;
-    let _ = write!(out, ",\"ms\":{}.{:03}", us / 1000, us % 1000);
+    out.extend_from_slice(b",\"ms\":");
+    push_decimal(out, us / 1000);
+    out.push(b'.');
+    let frac = us % 1000;
+    out.extend_from_slice(&[b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8]);
+    out.push(b'0' + (frac % 10) as u8);
     if let Some(reads) = reads {
         out.extend_from_slice(b",\"reads\":[");
         for (i, a) in reads.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(out, "{sep}\"{a}\"");
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            a.push_to(out);
+            out.push(b'"');
         }
         out.push(b']');
     }
     out.extend_from_slice(b"},");
+}
+
+/// A JSON string: as it is when nothing in it needs escaping (the common case of numbers'
+/// reprs and type names), else through serde_json.
+fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f)
+    {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 #[cfg(test)]
@@ -192,7 +213,8 @@ mod tests {
         let mut out = Vec::new();
         let a: Address = "B2".parse().unwrap();
         let r: Address = "A1".parse().unwrap();
-        write_recomputed(&mut out, a, "str[3]", "a\"b", 0.0141, None, Some(&[r]));
+        write_recomputed(&mut out, a, "str[3]", "a\"b", 0.0141, None, Some(&[r, a]));
+        write_recomputed(&mut out, r, "int", "7", 1234.5, None, None);
         write_recomputed(
             &mut out,
             a,
@@ -210,7 +232,9 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!([
-                {"address": "B2", "type": "str[3]", "value": "a\"b", "ms": 0.014, "reads": ["A1"]},
+                {"address": "B2", "type": "str[3]", "value": "a\"b", "ms": 0.014,
+                 "reads": ["A1", "B2"]},
+                {"address": "A1", "type": "int", "value": "7", "ms": 1234.5},
                 {"address": "B2", "status": "error", "error": "ZeroDivisionError", "ms": 12.5},
             ])
         );

@@ -235,9 +235,6 @@ pub struct Report {
     pub touched: BTreeSet<Address>,
     /// Re-run cells whose value and definitions came out the same (early cutoff).
     pub unchanged: Vec<Address>,
-    /// The journal's entries for the other re-run cells, written as they ran (only when
-    /// [`LiveSheet::journaling`]).
-    pub recomputed: Vec<u8>,
     /// Cells marked failed without running (upstream errors, cycles).
     pub marked_failed: Vec<Address>,
     /// Cells removed, with their cellIds.
@@ -269,6 +266,10 @@ pub struct LiveSheet<C> {
     notebook_order: HashMap<String, u64>,
     /// Whether a journal records what re-runs do (then `run_plan` writes its entries).
     pub journaling: bool,
+    /// The journal's entries for the re-run cells (not the request's own), written as they
+    /// ran, until the journal takes them; kept between requests so a big batch does not
+    /// allocate (and fault in) its buffer each time.
+    pub journal_entries: Vec<u8>,
 }
 
 impl<C> Default for LiveSheet<C> {
@@ -283,6 +284,7 @@ impl<C> Default for LiveSheet<C> {
             mutating_methods: BTreeSet::new(),
             notebook_order: HashMap::new(),
             journaling: false,
+            journal_entries: Vec::new(),
         }
     }
 }

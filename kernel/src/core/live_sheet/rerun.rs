@@ -242,10 +242,10 @@ impl<C> LiveSheet<C> {
                     if is_edited || ran.changed || ran.defs_changed {
                         recompute.mark_changed(address);
                         if self.journaling && !is_edited {
-                            let cell = &self.cells[&address];
                             let reads = self.rewired_reads(address);
+                            let cell = &self.cells[&address];
                             write_recomputed(
-                                &mut report.recomputed,
+                                &mut self.journal_entries,
                                 address,
                                 &cell.value_type,
                                 &cell.summary,
@@ -290,7 +290,7 @@ impl<C> LiveSheet<C> {
                         let message = format!("{}: {}", error.ename, error.evalue);
                         let reads = self.rewired_reads(address);
                         write_recomputed(
-                            &mut report.recomputed,
+                            &mut self.journal_entries,
                             address,
                             "",
                             "",
