@@ -1,7 +1,7 @@
 //! Serving shell requests, in order, on the thread that runs Python.
 
 use super::journal::{self, Journal};
-use super::live_sheet::{CellError, GridComms, LiveSheet, Mode, Report, Shown};
+use super::live_sheet::{CellError, GridComms, LiveSheet, Report, Shown};
 use super::wire_sink::WireSink;
 use super::{history::History, kernel_info, sheet_view, shutdown};
 use crate::protocol::sockets::Outbox;
@@ -328,7 +328,7 @@ impl Shell {
             .as_ref()
             .err()
             .map(|e| format!("{}: {}", e.ename, e.evalue));
-        let request = Change {
+        let request = journal::Request {
             time: &time,
             code: (!sheet_view::is_command(code)).then_some(code),
             command: sheet_view::is_command(code).then_some(code.trim()),
@@ -383,22 +383,14 @@ impl Shell {
 
     /// Records what a request changed in the journal and writes it, before the reply; its
     /// warnings (a journal that cannot be written, a torn line) go to the request's output.
-    fn journal_request(&mut self, msg: &Message, change: Change, report: &Report) {
+    fn journal_request(&mut self, msg: &Message, req: journal::Request, report: &Report) {
         self.open_journal();
         let header = msg.header.fields();
         let user = self
             .journal
             .user(header.get("username").and_then(Value::as_str).unwrap_or(""));
-        let req = journal::Request {
-            user: &user,
-            time: change.time,
-            code: change.code,
-            command: change.command,
-            error: change.error,
-            mode_before: change.mode_before,
-        };
         let started = std::time::Instant::now();
-        self.journal.record(&mut self.sheet, &req, report);
+        self.journal.record(&mut self.sheet, &user, &req, report);
         let recorded = started.elapsed();
         self.journal.flush();
         self.sheet.journaling = self.journal.is_on();
@@ -437,7 +429,7 @@ impl Shell {
             self.sheet
                 .set_notebook_order(&self.runtime, &ids, &mut report);
             let time = journal::now();
-            let change = Change {
+            let change = journal::Request {
                 time: &time,
                 code: None,
                 command: None,
@@ -465,15 +457,6 @@ impl Shell {
             outbox.publish(identity.broadcast(Some(&msg.header), "comm_msg", content));
         })
     }
-}
-
-/// What a request changed, for the journal (who made it comes from its header).
-struct Change<'a> {
-    time: &'a str,
-    code: Option<&'a str>,
-    command: Option<&'a str>,
-    error: Option<String>,
-    mode_before: Mode,
 }
 
 /// `cursor_pos` counts code points; a missing or out-of-range one means the end of the code.

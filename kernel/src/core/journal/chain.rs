@@ -194,14 +194,12 @@ fn read_head(file: &mut File, len: u64) -> io::Result<(Head, bool)> {
             // The first piece may be the end of a longer line.
             lines.remove(0);
         }
-        if let Some(line) = lines
-            .iter()
-            .rev()
-            .find(|l| !l.is_empty() && parse_record(l).is_some())
-        {
-            let seq = parse_record(line)
-                .and_then(|v| v["seq"].as_u64())
-                .unwrap_or(0);
+        // The last line that is a record (parsed once: it may be a 600 KB recompute).
+        let last = lines.iter().rev().filter(|l| !l.is_empty()).find_map(|l| {
+            let seq = parse_record(l)?["seq"].as_u64()?;
+            Some((l, seq))
+        });
+        if let Some((line, seq)) = last {
             let head = Head {
                 hash: hash_line(line),
                 seq,

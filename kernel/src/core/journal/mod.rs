@@ -15,13 +15,12 @@ mod chain;
 mod place;
 mod record;
 
-pub use chain::{hash_line, GENESIS};
-pub use place::{choose, os_user, user, Place};
 pub use record::write_recomputed;
 
 use super::live_sheet::{CellState, Edited, LiveSheet, Mode, Report};
 use crate::sheet::Address;
 use chain::ChainFile;
+use place::{choose, os_user, user, Place};
 use record::{addrs, round_ms, truncate, Addr, Kind, Record};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
@@ -44,10 +43,9 @@ enum State {
     Failed,
 }
 
-/// Who made a request, and when.
+/// What a request changed, and when (who made it is given beside it).
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
-    pub user: &'a str,
     pub time: &'a str,
     /// The code of an execute_request that is a cell.
     pub code: Option<&'a str>,
@@ -96,13 +94,6 @@ impl Journal {
             hub_user: var("JUPYTERHUB_USER"),
             os_user: os_user(),
         }
-    }
-
-    /// A journal at `path` (tests).
-    pub fn at(path: &Path) -> Self {
-        let mut j = Journal::from_env();
-        j.setting = Some(path.to_string_lossy().into_owned());
-        j
     }
 
     /// Who a request whose header says `username` comes from.
@@ -178,14 +169,6 @@ impl Journal {
         matches!(self.state, State::Open(_))
     }
 
-    /// The journal's file, if it is open.
-    pub fn path(&self) -> Option<&Path> {
-        match &self.state {
-            State::Open(f) => Some(f.path()),
-            _ => None,
-        }
-    }
-
     /// The file opened since the last call, once.
     pub fn take_opened(&mut self) -> Option<PathBuf> {
         self.opened.take()
@@ -222,71 +205,70 @@ impl Journal {
         }
     }
 
-    /// Turns what a request did to the sheet into records (written by [`Journal::flush`]), and
-    /// tells the sheet who last edited the cell it ran.
-    pub fn record<C>(&mut self, sheet: &mut LiveSheet<C>, req: &Request, report: &Report) {
+    /// Turns what a request by `user` did to the sheet into records (written by
+    /// [`Journal::flush`]), and tells the sheet who last edited the cell it ran.
+    pub fn record<C>(
+        &mut self,
+        sheet: &mut LiveSheet<C>,
+        user: &str,
+        req: &Request,
+        report: &Report,
+    ) {
         let rewired = sheet.sheet.take_rewired();
+        // Deleted first: a request may delete a cell and run new code at its address.
+        for (address, _) in &report.deleted {
+            self.known.remove(address);
+        }
+        // The request's own cell, when its code became the cell at its address.
+        let ran = match (report.address, req.code) {
+            (Some(a), Some(code)) if sheet.cells.get(&a).is_some_and(|c| c.source == code) => {
+                Some((
+                    a,
+                    code,
+                    self.remember_editor(sheet, a, code, user, req.time),
+                ))
+            }
+            _ => None,
+        };
         if matches!(self.state, State::Off | State::Failed) {
-            // Off: no file, but the grid still shows who edited what in this session.
+            // No file, but the grid still shows who edited what in this session.
             sheet.journal_entries.clear();
-            self.note_editor(sheet, req, report);
             return;
         }
         let notebook = self.notebook.clone();
-        let new = |kind| Record::new(kind, req.time, req.user, notebook.as_deref());
+        let new = |kind| Record::new(kind, req.time, user, notebook.as_deref());
         for (address, cell_id) in &report.deleted {
             let mut r = new(Kind::Delete);
             r.address = Some(Addr(*address));
             r.cell = cell_id.as_deref();
-            self.known.remove(address);
             r.write_line(&mut self.pending, None);
         }
         let own = report.address;
-        if let (Some(address), Some(code)) = (own, req.code) {
-            match sheet.cells.get(&address).filter(|c| c.source == code) {
-                Some(cell) => {
-                    let edit = self.known.get(&address).is_none_or(|k| k.code != code);
-                    let mut r = new(if edit { Kind::Edit } else { Kind::Run });
-                    r.cell = cell.cell_id.as_deref();
-                    r.address = Some(Addr(address));
-                    if edit {
-                        r.title = Some(cell.title.as_str()).filter(|t| !t.is_empty());
-                        r.code = Some(code);
-                    }
-                    r.status = Some(cell.state.name());
-                    r.error = cell.state.failed();
-                    if cell.state == CellState::Ok {
-                        r.value_type = Some(&cell.value_type);
-                        r.value = Some(truncate(&cell.summary));
-                    }
-                    r.ms = Some(round_ms(cell.last_ms));
-                    r.reads = Some(addrs(&sheet.sheet.precedents(address)));
-                    r.write_line(&mut self.pending, None);
-                    let edited = match (edit, self.known.get(&address)) {
-                        (false, Some(k)) => k.edited.clone(),
-                        _ => Edited {
-                            by: req.user.to_string(),
-                            at: req.time.to_string(),
-                        },
-                    };
-                    self.known.insert(
-                        address,
-                        Known {
-                            code: code.to_string(),
-                            edited: edited.clone(),
-                        },
-                    );
-                    sheet.set_edited(address, edited);
-                }
-                None => {
-                    let mut r = new(Kind::Error);
-                    r.address = Some(Addr(address));
-                    r.code = Some(code);
-                    r.status = Some("error");
-                    r.error = req.error.clone();
-                    r.write_line(&mut self.pending, None);
-                }
+        if let Some((address, code, edit)) = ran {
+            let cell = &sheet.cells[&address];
+            let mut r = new(if edit { Kind::Edit } else { Kind::Run });
+            r.cell = cell.cell_id.as_deref();
+            r.address = Some(Addr(address));
+            if edit {
+                r.title = Some(cell.title.as_str()).filter(|t| !t.is_empty());
+                r.code = Some(code);
             }
+            r.status = Some(cell.state.name());
+            r.error = cell.state.failed();
+            if cell.state == CellState::Ok {
+                r.value_type = Some(&cell.value_type);
+                r.value = Some(truncate(&cell.summary));
+            }
+            r.ms = Some(round_ms(cell.last_ms));
+            r.reads = Some(addrs(&sheet.sheet.precedents(address)));
+            r.write_line(&mut self.pending, None);
+        } else if let (Some(address), Some(code)) = (own, req.code) {
+            let mut r = new(Kind::Error);
+            r.address = Some(Addr(address));
+            r.code = Some(code);
+            r.status = Some("error");
+            r.error = req.error.clone();
+            r.write_line(&mut self.pending, None);
         }
         if sheet.mode != req.mode_before {
             let mut r = new(Kind::Mode);
@@ -304,28 +286,29 @@ impl Journal {
         sheet.journal_entries.clear();
     }
 
-    /// Without a file: the cell's editor is still known for this session.
-    fn note_editor<C>(&mut self, sheet: &mut LiveSheet<C>, req: &Request, report: &Report) {
-        let (Some(address), Some(code)) = (report.address, req.code) else {
-            return;
+    /// Whether running `code` at `address` is an edit (the journal last knew other code
+    /// there); remembers the code and who last changed it, and tells the sheet.
+    fn remember_editor<C>(
+        &mut self,
+        sheet: &mut LiveSheet<C>,
+        address: Address,
+        code: &str,
+        user: &str,
+        time: &str,
+    ) -> bool {
+        let same = self.known.get(&address).filter(|k| k.code == code);
+        let edit = same.is_none();
+        let edited = match same {
+            Some(k) => k.edited.clone(),
+            None => Edited {
+                by: user.to_string(),
+                at: time.to_string(),
+            },
         };
-        if sheet.cells.get(&address).is_some_and(|c| c.source == code) {
-            let edited = match self.known.get(&address) {
-                Some(k) if k.code == code => k.edited.clone(),
-                _ => Edited {
-                    by: req.user.to_string(),
-                    at: req.time.to_string(),
-                },
-            };
-            self.known.insert(
-                address,
-                Known {
-                    code: code.to_string(),
-                    edited: edited.clone(),
-                },
-            );
-            sheet.set_edited(address, edited);
-        }
+        let code = code.to_string();
+        sheet.set_edited(address, edited.clone());
+        self.known.insert(address, Known { code, edited });
+        edit
     }
 
     /// Writes what was recorded since the last flush, in one append: done before the reply,
@@ -356,7 +339,7 @@ fn recompute<C>(
     sheet: &LiveSheet<C>,
     report: &Report,
     rewired: &FxHashSet<Address>,
-    r: Record,
+    mut r: Record,
     out: &mut Vec<u8>,
 ) {
     let mut entries = Vec::new();
@@ -392,7 +375,6 @@ fn recompute<C>(
     if ran.is_empty() && entries.is_empty() && same.is_empty() && stale.is_empty() {
         return;
     }
-    let mut r = r;
     r.same = (!same.is_empty()).then(|| addrs(&same));
     r.stale = (!stale.is_empty()).then(|| addrs(&stale));
     if entries.is_empty() {

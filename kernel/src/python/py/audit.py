@@ -379,8 +379,7 @@ def _code_changes(old, new, addresses):
         if o is not None and n is not None and o.code == n.code:
             continue
         change = "added" if o is None else "removed" if n is None else "changed"
-        by = (n or o).editor if n is not None else None
-        at = (n or o).edited if n is not None else None
+        by, at = (n.editor, n.edited) if n is not None else (None, None)
         out.append({"address": a, "change": change, "by": by or "?", "at": at,
                     "then": o.code if o else None, "now": n.code if n else None})
     return out
@@ -458,6 +457,13 @@ class Diff:
         return f"<pre class='pysheets-diff'>{_e(repr(self))}</pre>"
 
 
+def _shown(state):
+    """A cell's value as the journal has it (its status when it did not come out ok)."""
+    if state is None:
+        return None
+    return state.value if state.status in (None, "ok") else state.status
+
+
 def diff(t1, t2="now"):
     """Which cells' code changed between two times, by whom, and whose values differ."""
     j = _load()
@@ -468,9 +474,7 @@ def diff(t1, t2="now"):
     code = _code_changes(old, new, addresses)
     values = []
     for x in addresses:
-        o, n = old.get(x), new.get(x)
-        ov = None if o is None else (o.value if o.status in (None, "ok") else o.status)
-        nv = None if n is None else (n.value if n.status in (None, "ok") else n.status)
+        ov, nv = _shown(old.get(x)), _shown(new.get(x))
         if ov != nv:
             values.append({"address": x, "then": ov if ov is not None else "absent",
                            "now": nv if nv is not None else "absent"})
