@@ -22,6 +22,9 @@ const BATCH: usize = 64;
 struct State {
     /// The request being served: parent of everything published, and stdin's addressee.
     request: Option<Message>,
+    /// The last request served: parent of what threads and child processes print between
+    /// requests, as in ipykernel (a message with no parent is dropped by every notebook).
+    last: Option<Message>,
     allow_stdin: bool,
     /// Messages not yet handed to the IOPub task.
     pending: Vec<Message>,
@@ -56,17 +59,17 @@ impl WireSink {
         state.allow_stdin = allow_stdin;
     }
 
-    /// The request is answered: what is published now has no parent.
+    /// The request is answered: what is published now belongs to it as the last one.
     pub fn end(&self) {
         let mut state = self.lock();
         self.send_pending(&mut state);
-        state.request = None;
+        state.last = state.request.take();
         state.allow_stdin = false;
     }
 
     fn queue(&self, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
         let mut state = self.lock();
-        let msg = build(&self.identity, state.request.as_ref());
+        let msg = build(&self.identity, state.request.as_ref().or(state.last.as_ref()));
         state.pending.push(msg);
         if state.pending.len() >= BATCH {
             self.send_pending(&mut state);
@@ -112,6 +115,10 @@ impl bridge::Sink for WireSink {
     fn flush(&self) {
         let mut state = self.lock();
         self.send_pending(&mut state);
+    }
+
+    fn wait_sent(&self) {
+        self.outbox.flush_blocking();
     }
 
     fn ask_input(&self, prompt: &str, password: bool) -> Result<(), &'static str> {

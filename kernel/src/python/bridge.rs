@@ -15,6 +15,11 @@ use std::time::Duration;
 /// How often buffered output is sent while a cell runs (ipykernel flushes every 0.2 s).
 pub const STREAM_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
+/// The most text one stream message carries. A writer that gets this far ahead of the flusher
+/// hands its text over and waits until the socket has it: a cell printing without end runs at
+/// the pace output can be sent, in bounded memory, instead of piling it up.
+pub const STREAM_CHUNK: usize = 64 * 1024;
+
 /// Where what Python publishes goes: the kernel core implements it with the protocol's outbox
 /// (parent header of the request being served, IOPub batches, the stdin channel). Called on
 /// the Python thread, and by the stream flusher every [`STREAM_FLUSH_INTERVAL`].
@@ -29,6 +34,9 @@ pub trait Sink: Send + Sync {
     fn publish_message(&self, msg_type: &str, content: Value, metadata: Value, buffers: Vec<Bytes>);
     /// Hands what is queued to the socket now.
     fn flush(&self);
+    /// Waits until everything flushed so far has been handed to the socket (a fast writer's
+    /// backpressure). Nothing to wait for where output does not go to a socket.
+    fn wait_sent(&self) {}
     /// Asks the frontend that sent the running request for a line of input (answers to an
     /// earlier question are dropped first). `Err` says why input is not available.
     fn ask_input(&self, prompt: &str, password: bool) -> Result<(), &'static str>;
@@ -121,16 +129,29 @@ impl Bridge {
         state.streams_muted = muted;
     }
 
-    pub fn write_stream(&self, name: &str, text: &str) {
+    /// Buffers text for its stream. Returns whether the buffer was full and has been handed
+    /// over: the writer should then [`Bridge::wait_sent`] (without holding the GIL).
+    pub fn write_stream(&self, name: &str, text: &str) -> bool {
         let mut state = self.lock();
         if state.muted || state.streams_muted {
-            return;
+            return false;
         }
         if name == "stderr" {
             state.stderr.push_str(text);
         } else {
             state.stdout.push_str(text);
         }
+        if state.stdout.len() + state.stderr.len() < STREAM_CHUNK {
+            return false;
+        }
+        self.queue_streams(&mut state);
+        self.sink.flush();
+        true
+    }
+
+    /// Returns once what has been flushed is on the socket.
+    pub fn wait_sent(&self) {
+        self.sink.wait_sent();
     }
 
     /// Sends buffered text and queued messages now (`sys.stdout.flush()`, end of a request).
@@ -148,9 +169,9 @@ impl Bridge {
             ("stdout", std::mem::take(&mut state.stdout)),
             ("stderr", std::mem::take(&mut state.stderr)),
         ] {
-            if !text.is_empty() {
+            for piece in chunks(&text, STREAM_CHUNK) {
                 self.sink
-                    .publish("stream", json!({"name": name, "text": text}));
+                    .publish("stream", json!({"name": name, "text": piece}));
             }
         }
     }
@@ -232,6 +253,26 @@ fn publish_message(
             .publish_message(msg_type, content, metadata, buffers);
     }
     Ok(())
+}
+
+/// `text` in pieces of at most `max` bytes, cut at character boundaries.
+fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 /// A Python value as JSON: dicts, lists, tuples, str, int, float, bool, None; anything else
@@ -316,8 +357,12 @@ fn publish_text_value(update: bool, display_id: &str, text: &str) -> PyResult<()
 }
 
 #[pyfunction]
-fn write_stream(name: &str, text: &str) -> PyResult<()> {
-    bridge()?.write_stream(name, text);
+fn write_stream(py: Python<'_>, name: &str, text: &str) -> PyResult<()> {
+    let bridge = bridge()?;
+    if bridge.write_stream(name, text) {
+        // Other threads run, and an interrupt lands, while the socket catches up.
+        py.detach(|| bridge.wait_sent());
+    }
     Ok(())
 }
 
@@ -342,4 +387,20 @@ pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flush_streams, m)?)?;
     m.add_function(wrap_pyfunction!(request_input, m)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_cut_at_character_boundaries_and_lose_nothing() {
+        let text = "a€b€€c".repeat(100);
+        for max in [1, 2, 3, 4, 7, 64, 10_000] {
+            let pieces: Vec<&str> = chunks(&text, max).collect();
+            assert_eq!(pieces.concat(), text, "max {max}");
+            assert!(pieces.iter().all(|p| p.len() <= max.max(3)), "max {max}");
+        }
+        assert_eq!(chunks("", 8).count(), 0);
+    }
 }

@@ -2,7 +2,9 @@
 //! pipes behind them feed the same coalesced streams as `print`.
 //!
 //! To flush before a reply, a marker is written into each pipe and the reader confirms when it
-//! got there: everything written before it has then been handed to the streams.
+//! got there: everything written before it has then been handed to the streams. The marker goes
+//! through a write end of our own, not fd 1 or 2: a cell may point those elsewhere
+//! (`os.dup2(devnull, 1)`), and a marker written there would never arrive.
 
 use super::bridge;
 use std::fs::File;
@@ -19,6 +21,7 @@ struct Seen {
 }
 
 pub struct Capture {
+    /// Per stream: our own write end of its pipe, and what its reader has seen.
     pipes: Vec<(RawFd, Arc<Seen>)>,
 }
 
@@ -43,8 +46,10 @@ impl Capture {
             if unsafe { libc::dup2(write_end, fd) } < 0 {
                 return Err(io::Error::last_os_error());
             }
-            unsafe { libc::close(write_end) };
-            unsafe { libc::fcntl(read_end, libc::F_SETFD, libc::FD_CLOEXEC) };
+            // Kept open for markers; children must not inherit it.
+            for end in [read_end, write_end] {
+                unsafe { libc::fcntl(end, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
             let seen = Arc::new(Seen {
                 count: Mutex::new(0),
                 changed: Condvar::new(),
@@ -54,7 +59,7 @@ impl Capture {
             std::thread::Builder::new()
                 .name(format!("capture-{name}"))
                 .spawn(move || pump(reader, name, &reader_seen))?;
-            pipes.push((fd, seen));
+            pipes.push((write_end, seen));
         }
         Ok(Capture { pipes })
     }
@@ -124,7 +129,10 @@ fn emit(name: &str, bytes: &[u8]) {
         return;
     }
     if let Some(b) = bridge::get() {
-        b.write_stream(name, &String::from_utf8_lossy(bytes));
+        if b.write_stream(name, &String::from_utf8_lossy(bytes)) {
+            // The pipe fills meanwhile, so a process writing to fd 1 waits too.
+            b.wait_sent();
+        }
     }
 }
 

@@ -19,6 +19,7 @@ def setup():
     os.environ.setdefault("MPLBACKEND", "module://pysheets.mpl_backend")
     sys.stdout = streams.KernelStream("stdout")
     sys.stderr = streams.KernelStream("stderr")
+    os.register_at_fork(after_in_child=streams.after_fork_in_child)
     builtins.input = streams.kernel_input
     builtins.display = display.display
     builtins.update_display = display.update_display

@@ -1,6 +1,7 @@
 """sys.stdout / sys.stderr replacements that hand text to the kernel, which coalesces it."""
 
 import io
+import sys
 
 import _pysheets_native as _native
 
@@ -43,6 +44,16 @@ class KernelStream(io.TextIOBase):
 
     def flush(self):
         _native.flush_streams()
+
+
+def after_fork_in_child():
+    """A forked child (os.fork, multiprocessing's workers) has no kernel threads to send its
+    output: it writes to fd 1 and 2 instead, which are the kernel's capture pipes, so the parent
+    shows it in the running cell."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if isinstance(getattr(sys, name), KernelStream):
+            raw = io.FileIO(fd, "w", closefd=False)
+            setattr(sys, name, io.TextIOWrapper(raw, "utf-8", "replace", write_through=True))
 
 
 def kernel_input(prompt=""):
