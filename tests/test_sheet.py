@@ -337,6 +337,21 @@ def test_empty_address_reads_none_and_filling_it_reruns_readers(kc: Any) -> None
     assert updates_of(iopub, "A2") == ["42"]
 
 
+
+def test_a_new_cell_that_changes_an_object_in_place_reruns_nothing_above_it(kc: Any) -> None:
+    """Running a new `lst.append(…)` or `os.…(…)` cell is what a top-to-bottom run does
+    next: the cells that made and read the object keep their run (re-running them would
+    repeat their side effects). Running it again rebuilds the object from its maker."""
+    cell(kc, "# @A1\nimport itertools\nmade = next(itertools.count())\nlog = []", "m1")
+    cell(kc, "# @A2\nlen(log)", "m2")
+    reply, _ = cell(kc, "# @A3\nlog.append('a')", "m3")
+    assert ps(reply)["reran"] == []
+    assert peek(kc, "log") == "['a']"
+    reply, _ = cell(kc, "# @A3\nlog.append('a')", "m3")
+    assert sorted(ps(reply)["reran"]) == ["A1", "A2"]
+    assert peek(kc, "log") == "['a']"
+
+
 # ---------------------------------------------------------------------------
 # Ranges
 # ---------------------------------------------------------------------------

@@ -69,7 +69,10 @@ impl WireSink {
 
     fn queue(&self, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
         let mut state = self.lock();
-        let msg = build(&self.identity, state.request.as_ref().or(state.last.as_ref()));
+        let msg = build(
+            &self.identity,
+            state.request.as_ref().or(state.last.as_ref()),
+        );
         state.pending.push(msg);
         if state.pending.len() >= BATCH {
             self.send_pending(&mut state);

@@ -107,6 +107,9 @@ impl CellDeps {
     }
 }
 
+/// A cell and the names it changes in place that its previous version did not.
+type FirstChanges<'a> = Option<(Address, &'a [String])>;
+
 /// The cells to (re)run after a change, in dependency order.
 ///
 /// `roots` ∪ everything downstream of them makes the dirty set. Cells on a
@@ -331,7 +334,17 @@ impl Sheet {
         }
         roots.sort();
         roots.dedup();
-        self.checked_plan(&roots, Some(addr))
+        // A name the cell's previous version did not change in place (a new cell's, say)
+        // carries no change of its own to undo: it runs on the object as the cells before it
+        // left it, as a top-to-bottom run does, instead of re-running the object's chain.
+        let first_changes: Vec<String> = self.cells[&addr]
+            .deps
+            .mutates
+            .iter()
+            .filter(|n| !old.as_ref().is_some_and(|c| c.deps.mutates_name(n)))
+            .cloned()
+            .collect();
+        self.checked_plan(&roots, Some(addr), Some((addr, &first_changes)))
     }
 
     /// Deletes the cell at `addr`: its definitions go away, so readers of those
@@ -358,7 +371,7 @@ impl Sheet {
         roots.sort();
         roots.dedup();
         self.drop_if_unused(addr);
-        self.checked_plan(&roots, None)
+        self.checked_plan(&roots, None, None)
     }
 
     /// Moves cells to new positions (`pos_of` gives each cell's), re-resolving every name.
@@ -583,6 +596,12 @@ impl Sheet {
     /// work is O(affected cells and their edges · log), never a whole-graph
     /// topological sort. Cycles (rare) add an SCC pass over the leftovers.
     pub fn plan(&self, changed: &[Address]) -> Plan {
+        self.plan_with(changed, None)
+    }
+
+    /// [`Sheet::plan`], where the cell in `first_changes` changes those names in place for
+    /// the first time: it has no own change of them to undo.
+    fn plan_with(&self, changed: &[Address], first_changes: FirstChanges<'_>) -> Plan {
         let mut roots = BTreeSet::new();
         for &addr in changed {
             if self.cells.contains_key(&addr) {
@@ -608,7 +627,11 @@ impl Sheet {
                 break;
             }
             for u in reached {
-                for origin in self.chain_origins(u) {
+                let first = match first_changes {
+                    Some((cell, names)) if cell == u => names,
+                    _ => &[],
+                };
+                for origin in self.chain_origins(u, first) {
                     if !affected.contains(&origin) && roots.insert(origin) {
                         stack.push(origin);
                     }
@@ -663,7 +686,7 @@ impl Sheet {
     /// The cells that made the objects which re-running `addr` would see changed by
     /// another run: for each name it changes in place, and each name it reads that a later
     /// cell changes in place, the nearest definer before it that binds the name outright.
-    fn chain_origins(&self, addr: Address) -> Vec<Address> {
+    fn chain_origins(&self, addr: Address, first_changes: &[String]) -> Vec<Address> {
         let Some(cell) = self.cells.get(&addr) else {
             return Vec::new();
         };
@@ -677,7 +700,8 @@ impl Sheet {
                 .range((Excluded(key), Unbounded))
                 .next()
                 .is_some_and(|&(_, next)| self.cells[&next].deps.mutates_name(name));
-            if !(cell.deps.mutates_name(name) || changed_later) {
+            let own_change = cell.deps.mutates_name(name) && !first_changes.contains(name);
+            if !(own_change || changed_later) {
                 continue;
             }
             let origin = defs
@@ -936,8 +960,13 @@ impl Sheet {
 
     /// Plan for `roots`, as a `CycleError` if it meets a cycle. The named cycle
     /// goes through `prefer` when possible.
-    fn checked_plan(&self, roots: &[Address], prefer: Option<Address>) -> Result<Plan, CycleError> {
-        let plan = self.plan(roots);
+    fn checked_plan(
+        &self,
+        roots: &[Address],
+        prefer: Option<Address>,
+        first_changes: FirstChanges<'_>,
+    ) -> Result<Plan, CycleError> {
+        let plan = self.plan_with(roots, first_changes);
         if plan.cyclic.is_empty() {
             return Ok(plan);
         }
@@ -1507,6 +1536,28 @@ mod tests {
         );
         // A reader after every change does not.
         assert_eq!(sheet.plan(&[a("A4")]).order, list(&["A4"]));
+    }
+
+    #[test]
+    fn a_first_change_in_place_runs_on_the_object_as_the_cells_before_left_it() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", deps(&[], &[], &["lst"])); // lst = []
+        set(&mut sheet, "A2", deps(&[], &["lst"], &[])); // len(lst)
+        let append = with(deps(&[], &["lst"], &[]), |d| d.mutates = names(&["lst"]));
+        // A new cell at the end: a top-to-bottom run appends to the list A1 made and A2
+        // read, so nothing before it re-runs (its side effects would repeat).
+        let plan = sheet.set_cell(a("A3"), append.clone()).unwrap();
+        assert_eq!(plan.order, list(&["A3"]));
+        // Once it has changed the list, re-running it must not change it twice.
+        let plan = sheet.set_cell(a("A3"), append.clone()).unwrap();
+        assert_eq!(plan.order, list(&["A1", "A2", "A3"]));
+        // A new change placed before it (B2 sits between A2 and A3) must not see A3's.
+        let plan = sheet.set_cell(a("B2"), append.clone()).unwrap();
+        assert_eq!(plan.order, list(&["A1", "A2", "B2", "A3"]));
+        // A cell that read the list and now changes it has no change of its own to undo.
+        set(&mut sheet, "A4", deps(&[], &["lst"], &[]));
+        let plan = sheet.set_cell(a("A4"), append).unwrap();
+        assert_eq!(plan.order, list(&["A4"]));
     }
 
     #[test]
