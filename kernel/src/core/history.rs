@@ -129,7 +129,11 @@ fn session_of_prefix(prefix: &[u8]) -> Option<i64> {
     let mut fields = text.strip_prefix('[')?.splitn(3, ',');
     let session = fields.next()?.trim().parse().ok()?;
     fields.next()?.trim().parse::<i64>().ok()?;
-    fields.next()?.trim_start().starts_with('"').then_some(session)
+    fields
+        .next()?
+        .trim_start()
+        .starts_with('"')
+        .then_some(session)
 }
 
 /// The latest session in the file: the highest among the lines in its last [`SCAN_BYTES`]
@@ -249,7 +253,8 @@ impl History {
             output: output.map(str::to_string),
         };
         if let Some(file) = self.file.as_mut() {
-            let mut text = json!([entry.session, entry.line, entry.input, entry.output]).to_string();
+            let mut text =
+                json!([entry.session, entry.line, entry.input, entry.output]).to_string();
             text.push('\n');
             // One write: another kernel appending to the same file cannot come in between.
             if let Err(e) = file.write_all(text.as_bytes()) {
@@ -442,7 +447,11 @@ mod tests {
     #[test]
     fn interleaved_sessions_of_two_kernels_give_the_highest() {
         let path = temp_file("interleaved");
-        std::fs::write(&path, "[4,1,\"a\",null]\n[5,1,\"b\",null]\n[4,2,\"c\",null]\n").unwrap();
+        std::fs::write(
+            &path,
+            "[4,1,\"a\",null]\n[5,1,\"b\",null]\n[4,2,\"c\",null]\n",
+        )
+        .unwrap();
         assert_eq!(History::open(Some(&path)).session(), 6);
         std::fs::remove_file(path).unwrap();
     }
@@ -460,7 +469,11 @@ mod tests {
         let all = h2.query(&json!({"hist_access_type": "tail", "n": 10}));
         assert_eq!(
             all,
-            vec![json!([1, 1, "a = 1"]), json!([2, 1, "next"]), json!([2, 2, "after"])]
+            vec![
+                json!([1, 1, "a = 1"]),
+                json!([2, 1, "next"]),
+                json!([2, 2, "after"])
+            ]
         );
         std::fs::remove_file(path).unwrap();
     }
@@ -493,6 +506,9 @@ mod tests {
         assert_eq!(session_of_prefix(b"[3, 1, \"ok\"]"), Some(3));
         assert_eq!(session_of_prefix(b"[1,2]"), None);
         assert_eq!(session_of_prefix(b"not json"), None);
-        assert_eq!(session_of_prefix("[9,1,\"é".as_bytes().split_last().unwrap().1), Some(9));
+        assert_eq!(
+            session_of_prefix("[9,1,\"é".as_bytes().split_last().unwrap().1),
+            Some(9)
+        );
     }
 }

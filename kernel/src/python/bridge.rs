@@ -305,12 +305,18 @@ impl JsonConverter {
             Value::Object(map)
         } else if let Ok(l) = obj.cast::<PyList>() {
             self.enter(obj)?;
-            let items = l.iter().map(|v| self.convert(&v)).collect::<Result<_, _>>()?;
+            let items = l
+                .iter()
+                .map(|v| self.convert(&v))
+                .collect::<Result<_, _>>()?;
             self.path.pop();
             Value::Array(items)
         } else if let Ok(t) = obj.cast::<PyTuple>() {
             self.enter(obj)?;
-            let items = t.iter().map(|v| self.convert(&v)).collect::<Result<_, _>>()?;
+            let items = t
+                .iter()
+                .map(|v| self.convert(&v))
+                .collect::<Result<_, _>>()?;
             self.path.pop();
             Value::Array(items)
         } else {
@@ -363,7 +369,12 @@ fn publish_value(
             PyValueError::new_err(format!("the display {what} cannot be sent as JSON: {e}"))
         })
     };
-    publish_display(update, display_id, json("data", data)?, json("metadata", metadata)?)
+    publish_display(
+        update,
+        display_id,
+        json("data", data)?,
+        json("metadata", metadata)?,
+    )
 }
 
 /// `publish_value` for a value shown as plain text only (numbers, booleans, None): the common
@@ -430,15 +441,23 @@ mod tests {
         let got = convert("v = {'a': [1, 2.5, None, True], 'b': ('x', 2**70), 3: float('nan')}");
         assert_eq!(
             got,
-            Ok(json!({"a": [1, 2.5, null, true], "b": ["x", "1180591620717411303424"],
-                      "3": null}))
+            Ok(
+                json!({"a": [1, 2.5, null, true], "b": ["x", "1180591620717411303424"],
+                      "3": null})
+            )
         );
     }
 
     #[test]
     fn a_value_that_contains_itself_is_refused_not_followed() {
-        assert_eq!(convert("v = []; v.append(v)"), Err(JsonError::ContainsItself));
-        assert_eq!(convert("v = {}; v['v'] = [v]"), Err(JsonError::ContainsItself));
+        assert_eq!(
+            convert("v = []; v.append(v)"),
+            Err(JsonError::ContainsItself)
+        );
+        assert_eq!(
+            convert("v = {}; v['v'] = [v]"),
+            Err(JsonError::ContainsItself)
+        );
         // The same list twice, side by side, is no cycle.
         assert_eq!(convert("a = [1]; v = [a, a]"), Ok(json!([[1], [1]])));
     }
@@ -447,7 +466,10 @@ mod tests {
     fn a_deep_value_is_refused_without_exhausting_the_stack() {
         let deep = "v = []\nfor _ in range(100000):\n    v = [v]";
         assert_eq!(convert(deep), Err(JsonError::TooDeep));
-        let limit = format!("v = []\nfor _ in range({}):\n    v = [v]", MAX_JSON_DEPTH - 1);
+        let limit = format!(
+            "v = []\nfor _ in range({}):\n    v = [v]",
+            MAX_JSON_DEPTH - 1
+        );
         assert!(convert(&limit).is_ok());
         assert_eq!(
             py_to_json_of("v = []; v.append(v)"),
