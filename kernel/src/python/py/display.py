@@ -40,24 +40,37 @@ def _call(fn, *args, **kwargs):
         return None, exc
 
 
+def _answers_anything(obj):
+    """Whether `obj` makes up attributes (a proxy whose `__getattr__` answers any name), found
+    as IPython finds it, by asking for one nobody defines; or raises when asked. Its formatter
+    methods are then not looked for."""
+    try:
+        return getattr(obj, "_ipython_canary_method_should_not_exist_", None) is not None
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        return True
+
+
 def _method(obj, name):
-    """`obj`'s formatter method `name`, or None. As IPython looks them up: an attribute lookup
-    that raises means "no such method", and so does an object that answers any name at all (a
-    proxy whose `__getattr__` makes up attributes), found by asking for one nobody defines."""
-    canary, exc = _call(getattr, obj, "_ipython_canary_method_should_not_exist_", None)
-    if exc is not None or canary is not None:
+    """`obj`'s formatter method `name`, or None (also when looking it up raises)."""
+    try:
+        method = getattr(obj, name, None)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
         return None
-    method, exc = _call(getattr, obj, name, None)
-    return method if exc is None and callable(method) else None
+    return method if callable(method) else None
 
 
 def _plain(obj):
-    text, exc = _call(repr, obj)
-    if exc is None and isinstance(text, str):
-        return text, None
-    if exc is None:
-        exc = TypeError(f"__repr__ returned {type(text).__name__}, not str")
-    return f"<{type(obj).__name__} object (repr failed: {_exc_line(exc)})>", exc
+    """(repr(obj), None), or a stand-in and the exception when the repr fails."""
+    try:
+        return repr(obj), None  # repr() itself refuses a __repr__ that returns no str
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        return f"<{type(obj).__name__} object (repr failed: {_exc_line(exc)})>", exc
 
 
 def _exc_line(exc):
@@ -154,22 +167,29 @@ def _checked(obj, data, metadata, report, plain=True):
     """The bundle with every value a frontend can show: a value of the wrong type or JSON that
     cannot be sent is left out (with `report`ed error), text without lone surrogates; with
     `plain`, `text/plain` is `repr(obj)` unless the bundle has it."""
-    for mime in list(data):
-        value = data[mime]
-        problem = None
+    odd = None  # the common bundle is all text: one pass, no copies
+    for mime, value in data.items():
+        if type(value) is str and type(mime) is str:
+            if not value.isascii():
+                data[mime] = clean_text(value)  # (a new value, not a new key: allowed here)
+        else:
+            odd = (odd or []) + [mime]
+    for mime in odd or ():
+        value = data.pop(mime)
         if not isinstance(mime, str):
             problem = f"a MIME type must be a str, not {type(mime).__name__}"
         elif isinstance(value, str):
-            data[mime] = clean_text(value)
+            data[mime] = clean_text(str(value))
+            continue
         elif _is_json_mime(mime):
             why = json_problem(value)
-            if why:
-                problem = f"{mime} cannot be sent as JSON: {why}"
+            if not why:
+                data[mime] = value
+                continue
+            problem = f"{mime} cannot be sent as JSON: {why}"
         else:
             problem = f"{mime} data must be a str, not {type(value).__name__}"
-        if problem:
-            del data[mime]
-            report(mime, ValueError(problem))
+        report(mime, ValueError(problem))
     if metadata:
         why = json_problem(metadata)
         if why:
@@ -179,7 +199,7 @@ def _checked(obj, data, metadata, report, plain=True):
         text, exc = _plain(obj)
         if exc is not None:
             report("text/plain", exc)
-        data["text/plain"] = clean_text(text)
+        data["text/plain"] = text if text.isascii() else clean_text(text)
     return data, metadata
 
 
@@ -225,9 +245,9 @@ def format_bundle(obj, include=None, exclude=None, report=show_formatter_error):
             pass
     report = report or _ignore
     data, metadata = {}, {}
-    if not isinstance(obj, type):
+    if not isinstance(obj, type) and not _answers_anything(obj):
         mimebundle = _method(obj, "_repr_mimebundle_")
-        if mimebundle is not None:
+        if mimebundle is not None:  # (rare: the lookups below are inline)
             result, exc = _call(mimebundle, include=include, exclude=exclude)
             got, md = _split(result) if exc is None else (None, None)
             if exc is not None:
@@ -242,8 +262,13 @@ def format_bundle(obj, include=None, exclude=None, report=show_formatter_error):
         for mime, name in _REPR_METHODS:
             if mime in data:
                 continue
-            method = _method(obj, name)
-            if method is None:
+            try:  # (inline, not _method: this loop runs for every value of a re-run batch)
+                method = getattr(obj, name, None)
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # a lookup that raises means "no such method"
+                continue
+            if not callable(method):
                 continue
             result, exc = _call(method)
             if exc is None and mime == "application/json" and isinstance(result, str):
@@ -259,7 +284,7 @@ def format_bundle(obj, include=None, exclude=None, report=show_formatter_error):
             data[mime] = value
             if md:
                 metadata[mime] = md
-        if not data:
+        if not data and (type(obj).__module__ or "").startswith("matplotlib.figure"):
             png, exc = _call(_figure_png, obj)
             if exc is not None:
                 report("image/png", exc)
