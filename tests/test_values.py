@@ -76,6 +76,9 @@ BROKEN_VALUES = {
     "lone-surrogate": (
         "class U:\n    def __repr__(self):\n        return 'x\\ud800y'\nU()",
         "x\\ud800y", None, None),
+    "lone-surrogate-in-a-class-name": (
+        "V = type('V\\ud800', (), {'__repr__': lambda self: 'v'})\nV()",
+        "v", None, None),
     "html-formatter-raises": (
         "class H:\n    def _repr_html_(self):\n        raise ValueError('html broke')\n"
         "    def __repr__(self):\n        return 'H-plain'\nH()",
@@ -182,6 +185,19 @@ def test_display_of_json_that_cannot_be_sent_shows_the_rest(kc: Any) -> None:
     assert_ok(reply)
     assert values(iopub) == [{"text/plain": "still here"}]
     assert "nested deeper" in errors(iopub)[0]["evalue"]
+    assert_alive(kc)
+
+
+@pytest.mark.pysheets_only
+def test_display_of_a_list_too_deep_to_repr_shows_why(kc: Any) -> None:
+    code = "deep = []\nfor _ in range(100000):\n    deep = [deep]\ndisplay(deep)\ndeep"
+    reply, iopub = execute(kc, code)
+    assert_ok(reply)
+    shown = values(iopub)
+    assert len(shown) == 2, [m["msg_type"] for m in iopub]
+    for data in shown:
+        assert data["text/plain"].startswith("<list object (repr failed: RecursionError"), data
+    assert [e["ename"] for e in errors(iopub)] == ["RecursionError", "RecursionError"]
     assert_alive(kc)
 
 

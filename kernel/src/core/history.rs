@@ -427,6 +427,7 @@ mod tests {
         assert_eq!(tail[1], json!([n / 1000 + 2, 1, "new"]));
         std::fs::remove_file(path).unwrap();
     }
+
     #[test]
     fn a_last_entry_over_64_kb_does_not_reuse_its_session() {
         let path = temp_file("long-last");

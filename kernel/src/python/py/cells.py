@@ -105,7 +105,7 @@ def _compile(c):
     return c.compiled
 
 
-def _figures_bundle():
+def _figures_bundle(report=_display.show_formatter_error):
     """PNG of the figures the cell drew (and closes them), or None."""
     if "matplotlib.pyplot" not in sys.modules:
         return None
@@ -115,7 +115,7 @@ def _figures_bundle():
     if not managers:
         return None
     try:
-        return _display.format_bundle(managers[-1].canvas.figure)
+        return _display.format_bundle(managers[-1].canvas.figure, report=report)
     finally:
         Gcf.destroy_all()
 
@@ -171,7 +171,7 @@ def run(c, mode, execution_count, empty, bind):
             show_error(c, f"{err['ename']}: {err['evalue']}")
         else:
             _execution.publish_error(err)
-        _figures_bundle()
+        _figures_bundle(None)  # (only closes them: nothing is shown)
         return dict(status="error", **err)
     before = c.defined
     defined = c.defined = {}  # a loop, not a comprehension: no function call per cell
@@ -195,13 +195,13 @@ def run(c, mode, execution_count, empty, bind):
         changed = _definitions_changed(before, defined)
     c.value = value
     user_ns[address] = value
-    figures = _figures_bundle() if "matplotlib.pyplot" in _modules else None
-    png = None  # a small picture of the value, for the grid
-    result_text = None  # Out[n] for the history
-    plain = None  # repr(value), once: a slow __repr__ runs once per run
     # A formatter that fails shows its traceback when the cell itself runs; a re-run updates
     # another request's output in place, where a traceback has no place to go.
     report = None if mode == "update" else _display.show_formatter_error
+    figures = _figures_bundle(report) if "matplotlib.pyplot" in _modules else None
+    png = None  # a small picture of the value, for the grid
+    result_text = None  # Out[n] for the history
+    plain = None  # repr(value), once: a slow __repr__ runs once per run
     if mode == "result":
         # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
         # figures as display data.
@@ -246,7 +246,7 @@ def run(c, mode, execution_count, empty, bind):
         value_type = type(value).__name__
     else:
         summary = _display.clean_text(_sheet.summarize(value, text=plain))
-        value_type = _sheet.value_type(value)
+        value_type = _display.clean_text(_sheet.value_type(value))  # (a class's name, too)
     payloads = _magics.payloads
     return (changed, summary, list(payloads) if payloads else None, result_text, png, value_type)
 

@@ -108,8 +108,11 @@ def _leaf_problem(obj):
     t = type(obj)
     if t is str or isinstance(obj, str):
         return None if clean_text(obj) is obj else "it holds text with a lone surrogate"
-    if t is bool or t is int or obj is None or isinstance(obj, int):
+    if t is bool or obj is None:
         return None
+    if isinstance(obj, int):
+        # Python writes no int of more than 4300 digits as text (sys.set_int_max_str_digits).
+        return None if obj.bit_length() < 14_000 else "it holds an int too long to write"
     if isinstance(obj, float):
         # json.dumps writes NaN, which no JSON reader (the kernel's, a browser's) accepts.
         return None if obj - obj == 0 else f"it holds {obj!r}, which JSON cannot"
@@ -128,7 +131,7 @@ def json_problem(value):
     while todo:
         obj, depth = todo.pop()
         if obj is _LEAVE:
-            path.discard(depth)
+            path.discard(depth)  # (here the id of the container left)
             continue
         containers += 1
         if containers > MAX_JSON_CONTAINERS:

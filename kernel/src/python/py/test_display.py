@@ -126,6 +126,7 @@ def test_lone_surrogates_show_as_escapes():
     ("d = [float('nan')]", "nan"),
     ("d = {('a', 1): 2}", "key of type tuple"),
     ("d = ['\\ud800']", "lone surrogate"),
+    ("d = {'n': 10 ** 5000}", "int too long"),
     ("d = []\nfor _ in range(60):\n    d = [d, d]", "more than 2,000,000 lists and dicts"),
 ])
 def test_json_that_cannot_be_sent_is_refused_with_why(sent, build, why):
