@@ -76,9 +76,6 @@ BROKEN_VALUES = {
     "lone-surrogate": (
         "class U:\n    def __repr__(self):\n        return 'x\\ud800y'\nU()",
         "x\\ud800y", None, None),
-    "lone-surrogate-in-a-class-name": (
-        "V = type('V\\ud800', (), {'__repr__': lambda self: 'v'})\nV()",
-        "v", None, None),
     "html-formatter-raises": (
         "class H:\n    def _repr_html_(self):\n        raise ValueError('html broke')\n"
         "    def __repr__(self):\n        return 'H-plain'\nH()",

@@ -246,7 +246,7 @@ def run(c, mode, execution_count, empty, bind):
         value_type = type(value).__name__
     else:
         summary = _display.clean_text(_sheet.summarize(value, text=plain))
-        value_type = _display.clean_text(_sheet.value_type(value))  # (a class's name, too)
+        value_type = _sheet.value_type(value)
     payloads = _magics.payloads
     return (changed, summary, list(payloads) if payloads else None, result_text, png, value_type)
 

@@ -72,7 +72,7 @@ def format_exception(exc):
         lines = traceback.format_exception(type(exc), exc, tb)
     text = _display.clean_text("".join(lines).rstrip("\n"))
     return {
-        "ename": _display.clean_text(type(exc).__name__),
+        "ename": type(exc).__name__,
         "evalue": _display.clean_text(_exception_text(exc)),
         "traceback": text.split("\n"),
     }
