@@ -150,6 +150,27 @@ def test_an_exception_whose_str_raises_is_shown_as_python_shows_it(
     assert_alive(kc)
 
 
+@pytest.mark.pysheets_only
+@pytest.mark.parametrize("mode", MODES)
+def test_an_error_message_with_a_lone_surrogate_is_shown(kc: Any, mode: str | None) -> None:
+    reply, iopub = run_cell(kc, "raise ValueError('bad \\ud800 value')", cell_id() if mode else None)
+    content = reply["content"]
+    assert (content["ename"], content["evalue"]) == ("ValueError", "bad \\ud800 value")
+    assert errors(iopub)[0]["traceback"][-1] == "ValueError: bad \\ud800 value"
+    assert_alive(kc)
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.parametrize("mode", MODES)
+def test_an_int_too_long_to_print_shows_why(kc: Any, mode: str | None) -> None:
+    reply, iopub = run_cell(kc, "big = 10 ** 5000\nbig", cell_id() if mode else None)
+    assert_ok(reply)
+    shown = values(iopub)
+    assert len(shown) == 1 and "repr failed: ValueError: Exceeds the limit" in shown[0]["text/plain"]
+    assert [e["ename"] for e in errors(iopub)] == ["ValueError"]
+    assert_alive(kc)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_keyboard_interrupt_in_repr_stays_an_interrupt(kc: Any, mode: str | None) -> None:
     if mode and not IS_PYSHEETS:
