@@ -225,7 +225,8 @@ def is_complete(code):
         return {"status": "invalid"}
     if compiled is None:
         return _incomplete(last_indent)
-    # Code that ends inside an indented block is finished by an empty line, as at a prompt.
+    # Code that ends inside an indented block goes on until a line is left empty (the code
+    # then ends with a newline), as at a prompt.
     if len(tokens) >= 2 and tokens[-2].type == tokenize.DEDENT and not ends_with_newline:
         return _incomplete(last_indent)
     return {"status": "complete"}
