@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Past this size the file is cut down to its last `KEEP_BYTES` when a kernel starts, and only
@@ -57,24 +57,57 @@ fn parse_line(line: &str) -> Option<Entry> {
     })
 }
 
-/// The whole lines in the last `max_bytes` of the file.
+/// The start of the last line that ends in a newline, at or before `end` (0 when none does).
+fn last_whole_line_start(file: &File, end: u64) -> u64 {
+    let mut chunk_end = end;
+    let mut seen_newline = false;
+    while chunk_end > 0 {
+        let start = chunk_end.saturating_sub(SCAN_BYTES);
+        let Some(buf) = read_at(file, start, chunk_end - start) else {
+            return 0;
+        };
+        for (i, &b) in buf.iter().enumerate().rev() {
+            if b == b'\n' {
+                if seen_newline {
+                    return start + i as u64 + 1;
+                }
+                seen_newline = true;
+            }
+        }
+        chunk_end = start;
+    }
+    0
+}
+
+fn read_at(file: &File, start: u64, len: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; usize::try_from(len).ok()?];
+    file.read_exact_at(&mut buf, start).ok()?;
+    Some(buf)
+}
+
+/// The whole lines in the last `max_bytes` of the file; the last whole line when it alone is
+/// longer than that (a compacted file must still say which session was last).
 fn tail_text(path: &Path, max_bytes: u64) -> String {
-    let Ok(mut file) = File::open(path) else {
+    let Ok(file) = File::open(path) else {
         return String::new();
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(max_bytes);
-    let mut bytes = Vec::new();
-    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+    let Some(mut bytes) = read_at(&file, start, len - start) else {
         return String::new();
-    }
+    };
     if start > 0 {
-        // Cut in the middle of a line: start after it.
-        let first = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| i + 1);
-        bytes.drain(..first);
+        // Cut in the middle of a line: start after it, when a whole line follows.
+        match bytes.iter().position(|&b| b == b'\n') {
+            Some(i) if bytes[i + 1..].contains(&b'\n') => {
+                bytes.drain(..=i);
+            }
+            _ => {
+                let line = last_whole_line_start(&file, len);
+                bytes = read_at(&file, line, len - line).unwrap_or_default();
+            }
+        }
     }
     String::from_utf8_lossy(&bytes).into_owned()
 }
@@ -85,6 +118,70 @@ fn read_tail(path: &Path, max_bytes: u64) -> Vec<Entry> {
         .lines()
         .filter_map(parse_line)
         .collect()
+}
+
+/// The session of an entry from the start of its line (`[3,12,"…`): the line itself may be
+/// megabytes long, or cut short by a killed kernel.
+fn session_of_prefix(prefix: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(prefix)
+        .or_else(|e| std::str::from_utf8(&prefix[..e.valid_up_to()]))
+        .ok()?;
+    let mut fields = text.strip_prefix('[')?.splitn(3, ',');
+    let session = fields.next()?.trim().parse().ok()?;
+    fields.next()?.trim().parse::<i64>().ok()?;
+    fields
+        .next()?
+        .trim_start()
+        .starts_with('"')
+        .then_some(session)
+}
+
+/// The latest session in the file: the highest among the lines in its last [`SCAN_BYTES`]
+/// (two kernels interleave their entries), or, when no line starts there (a last entry
+/// longer than that), the first one found further back.
+fn last_session(path: &Path) -> Option<i64> {
+    let file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut best: Option<i64> = None;
+    let mut end = len;
+    while end > 0 && best.is_none() {
+        let start = end.saturating_sub(SCAN_BYTES);
+        let buf = read_at(&file, start, end - start)?;
+        let starts = buf
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| start + i as u64 + 1)
+            .chain((start == 0).then_some(0));
+        for line in starts.filter(|&line| line < len) {
+            let offset = (line - start) as usize;
+            let prefix = if offset + PREFIX_BYTES <= buf.len() {
+                Some(buf[offset..offset + PREFIX_BYTES].to_vec())
+            } else {
+                read_at(&file, line, PREFIX_BYTES.min((len - line) as usize) as u64)
+            };
+            if let Some(session) = prefix.as_deref().and_then(session_of_prefix) {
+                best = Some(best.map_or(session, |b| b.max(session)));
+            }
+        }
+        end = start;
+    }
+    best
+}
+
+/// How much of the file's end is looked at for the last session.
+const SCAN_BYTES: u64 = 64 << 10;
+/// Enough of a line's start to hold `[session,line,"`.
+const PREFIX_BYTES: usize = 48;
+
+/// Whether the file ends in the middle of a line (a kernel killed while appending): the
+/// next entry must start on a line of its own, or both are lost.
+fn ends_in_a_torn_line(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    len > 0 && read_at(&file, len - 1, 1).is_some_and(|b| b != b"\n")
 }
 
 fn compact(path: &Path) {
@@ -108,13 +205,20 @@ impl History {
                 compact(p);
             }
             // Sessions only grow, so the last lines hold the latest one.
-            if let Some(last) = read_tail(p, 64 << 10).iter().map(|e| e.session).max() {
+            if let Some(last) = last_session(p) {
                 session = last + 1;
             }
         }
         let file = path.and_then(|p| {
             std::fs::create_dir_all(p.parent()?).ok()?;
-            OpenOptions::new().create(true).append(true).open(p).ok()
+            let torn = ends_in_a_torn_line(p);
+            let mut file = OpenOptions::new().create(true).append(true).open(p).ok()?;
+            if torn {
+                if let Err(e) = file.write_all(b"\n") {
+                    tracing::warn!("history: cannot end a torn line: {e}");
+                }
+            }
+            Some(file)
         });
         History {
             path: path.map(Path::to_path_buf),
@@ -149,8 +253,11 @@ impl History {
             output: output.map(str::to_string),
         };
         if let Some(file) = self.file.as_mut() {
-            let text = json!([entry.session, entry.line, entry.input, entry.output]).to_string();
-            if let Err(e) = writeln!(file, "{text}") {
+            let mut text =
+                json!([entry.session, entry.line, entry.input, entry.output]).to_string();
+            text.push('\n');
+            // One write: another kernel appending to the same file cannot come in between.
+            if let Err(e) = file.write_all(text.as_bytes()) {
                 tracing::warn!("history: cannot append: {e}");
             }
         }
@@ -319,5 +426,90 @@ mod tests {
         assert_eq!(tail[0][2], json!(format!("{padding}{n}")));
         assert_eq!(tail[1], json!([n / 1000 + 2, 1, "new"]));
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_last_entry_over_64_kb_does_not_reuse_its_session() {
+        let path = temp_file("long-last");
+        let long = "y".repeat(200 << 10);
+        let text = format!(
+            "{}\n{}\n",
+            json!([6, 1, "short", null]),
+            json!([7, 1, long, null])
+        );
+        std::fs::write(&path, text).unwrap();
+        let mut h = History::open(Some(&path));
+        assert_eq!(h.session(), 8);
+        let tail = h.query(&json!({"hist_access_type": "tail", "n": 1}));
+        assert_eq!(tail, vec![json!([7, 1, long])]);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn interleaved_sessions_of_two_kernels_give_the_highest() {
+        let path = temp_file("interleaved");
+        std::fs::write(
+            &path,
+            "[4,1,\"a\",null]\n[5,1,\"b\",null]\n[4,2,\"c\",null]\n",
+        )
+        .unwrap();
+        assert_eq!(History::open(Some(&path)).session(), 6);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_entry() {
+        let path = temp_file("torn");
+        std::fs::write(&path, "[1,1,\"a = 1\",null]\n[1,2,\"cut sho").unwrap();
+        let mut h = History::open(Some(&path));
+        assert_eq!(h.session(), 2, "the torn line's session counts");
+        h.store(1, "next", None);
+        h.store(2, "after", None);
+        let mut h2 = History::open(Some(&path));
+        assert_eq!(h2.session(), 3);
+        let all = h2.query(&json!({"hist_access_type": "tail", "n": 10}));
+        assert_eq!(
+            all,
+            vec![
+                json!([1, 1, "a = 1"]),
+                json!([2, 1, "next"]),
+                json!([2, 2, "after"])
+            ]
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn compacting_keeps_a_last_entry_longer_than_what_is_kept() {
+        let path = temp_file("huge-last");
+        let mut text = String::new();
+        for n in 0..20_000 {
+            text.push_str(&json!([3, n, "x".repeat(100), null]).to_string());
+            text.push('\n');
+        }
+        let huge = "z".repeat(KEEP_BYTES as usize + 1000);
+        text.push_str(&json!([4, 1, huge, null]).to_string());
+        text.push('\n');
+        assert!(text.len() as u64 > MAX_FILE_BYTES);
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(History::open(Some(&path)).session(), 5);
+        // Compacted, and a kernel that stored nothing still leaves the last session behind.
+        assert!(std::fs::metadata(&path).unwrap().len() < MAX_FILE_BYTES);
+        let mut h = History::open(Some(&path));
+        assert_eq!(h.session(), 5);
+        assert_eq!(h.query(&json!({"n": 1}))[0][2], json!(huge));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_session_is_read_from_the_start_of_a_line() {
+        assert_eq!(session_of_prefix(b"[12,3,\"print(1)"), Some(12));
+        assert_eq!(session_of_prefix(b"[3, 1, \"ok\"]"), Some(3));
+        assert_eq!(session_of_prefix(b"[1,2]"), None);
+        assert_eq!(session_of_prefix(b"not json"), None);
+        assert_eq!(
+            session_of_prefix("[9,1,\"é".as_bytes().split_last().unwrap().1),
+            Some(9)
+        );
     }
 }

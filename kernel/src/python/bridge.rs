@@ -275,41 +275,107 @@ fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
     })
 }
 
+/// How deep [`try_py_to_json`] goes: as deep as serde_json's reader goes (its recursion
+/// limit), and never so deep that converting a self-containing or very deep value exhausts
+/// the stack.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// Why a Python value cannot be converted to JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    #[error("it is nested deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
+    #[error("it contains itself")]
+    ContainsItself,
+}
+
 /// A Python value as JSON: dicts, lists, tuples, str, int, float, bool, None; anything else
 /// as its `str()`. Converting directly saves a `json.dumps` and a parse per message.
+pub fn try_py_to_json(obj: &Bound<'_, PyAny>) -> Result<Value, JsonError> {
+    JsonConverter { path: Vec::new() }.convert(obj)
+}
+
+/// [`try_py_to_json`] for values the kernel's own Python code builds (payloads, error dicts):
+/// a value that cannot be converted reads as a string saying why, never a crash.
 pub fn py_to_json(obj: &Bound<'_, PyAny>) -> Value {
-    use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-    if obj.is_none() {
-        Value::Null
-    } else if let Ok(s) = obj.cast::<PyString>() {
-        Value::String(s.to_string_lossy().into_owned())
-    } else if let Ok(b) = obj.cast::<PyBool>() {
-        Value::Bool(b.is_true())
-    } else if obj.is_instance_of::<PyInt>() {
-        obj.extract::<i64>()
-            .map(Value::from)
-            .or_else(|_| obj.extract::<u64>().map(Value::from))
-            .unwrap_or_else(|_| Value::String(obj.to_string()))
-    } else if let Ok(f) = obj.cast::<PyFloat>() {
-        serde_json::Number::from_f64(f.value())
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
-    } else if let Ok(d) = obj.cast::<PyDict>() {
-        let mut map = serde_json::Map::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let key = match k.cast::<PyString>() {
-                Ok(s) => s.to_string_lossy().into_owned(),
-                Err(_) => k.to_string(),
-            };
-            map.insert(key, py_to_json(&v));
+    try_py_to_json(obj).unwrap_or_else(|e| Value::String(format!("<not JSON: {e}>")))
+}
+
+struct JsonConverter {
+    /// The containers being converted, outermost first: one met again is a cycle.
+    path: Vec<*mut pyo3::ffi::PyObject>,
+}
+
+impl JsonConverter {
+    fn convert(&mut self, obj: &Bound<'_, PyAny>) -> Result<Value, JsonError> {
+        use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+        Ok(if obj.is_none() {
+            Value::Null
+        } else if let Ok(s) = obj.cast::<PyString>() {
+            Value::String(s.to_string_lossy().into_owned())
+        } else if let Ok(b) = obj.cast::<PyBool>() {
+            Value::Bool(b.is_true())
+        } else if obj.is_instance_of::<PyInt>() {
+            obj.extract::<i64>()
+                .map(Value::from)
+                .or_else(|_| obj.extract::<u64>().map(Value::from))
+                .unwrap_or_else(|_| Value::String(obj.to_string()))
+        } else if let Ok(f) = obj.cast::<PyFloat>() {
+            serde_json::Number::from_f64(f.value())
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
+        } else if let Ok(d) = obj.cast::<PyDict>() {
+            self.enter(obj)?;
+            // A snapshot of the items: `str()` of a key or a value runs Python code, which
+            // may change the dict (iterating it then would panic).
+            let items = d.items();
+            let mut map = serde_json::Map::with_capacity(items.len());
+            for item in items.iter() {
+                let (k, v) = match item.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>() {
+                    Ok(pair) => pair,
+                    Err(_) => continue,
+                };
+                let key = match k.cast::<PyString>() {
+                    Ok(s) => s.to_string_lossy().into_owned(),
+                    Err(_) => k.to_string(),
+                };
+                let value = self.convert(&v)?;
+                map.insert(key, value);
+            }
+            self.path.pop();
+            Value::Object(map)
+        } else if let Ok(l) = obj.cast::<PyList>() {
+            self.enter(obj)?;
+            let items = l
+                .iter()
+                .map(|v| self.convert(&v))
+                .collect::<Result<_, _>>()?;
+            self.path.pop();
+            Value::Array(items)
+        } else if let Ok(t) = obj.cast::<PyTuple>() {
+            self.enter(obj)?;
+            let items = t
+                .iter()
+                .map(|v| self.convert(&v))
+                .collect::<Result<_, _>>()?;
+            self.path.pop();
+            Value::Array(items)
+        } else {
+            Value::String(obj.to_string())
+        })
+    }
+
+    /// Starts converting a container (the caller pops it when done).
+    fn enter(&mut self, obj: &Bound<'_, PyAny>) -> Result<(), JsonError> {
+        if self.path.len() >= MAX_JSON_DEPTH {
+            return Err(JsonError::TooDeep);
         }
-        Value::Object(map)
-    } else if let Ok(l) = obj.cast::<PyList>() {
-        Value::Array(l.iter().map(|v| py_to_json(&v)).collect())
-    } else if let Ok(t) = obj.cast::<PyTuple>() {
-        Value::Array(t.iter().map(|v| py_to_json(&v)).collect())
-    } else {
-        Value::String(obj.to_string())
+        let ptr = obj.as_ptr();
+        if self.path.contains(&ptr) {
+            return Err(JsonError::ContainsItself);
+        }
+        self.path.push(ptr);
+        Ok(())
     }
 }
 
@@ -339,7 +405,17 @@ fn publish_value(
     data: &Bound<'_, PyAny>,
     metadata: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
-    publish_display(update, display_id, py_to_json(data), py_to_json(metadata))
+    let json = |what: &str, obj| {
+        try_py_to_json(obj).map_err(|e| {
+            PyValueError::new_err(format!("the display {what} cannot be sent as JSON: {e}"))
+        })
+    };
+    publish_display(
+        update,
+        display_id,
+        json("data", data)?,
+        json("metadata", metadata)?,
+    )
 }
 
 /// `publish_value` for a value shown as plain text only (numbers, booleans, None): the common
@@ -391,7 +467,8 @@ pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::chunks;
+    use super::*;
+    use std::ffi::CString;
 
     #[test]
     fn chunks_cut_at_character_boundaries_and_lose_nothing() {
@@ -402,5 +479,67 @@ mod tests {
             assert!(pieces.iter().all(|p| p.len() <= max.max(3)), "max {max}");
         }
         assert_eq!(chunks("", 8).count(), 0);
+    }
+
+    /// Evaluates `code` (which leaves its result in `v`) and converts `v`.
+    fn convert(code: &str) -> Result<Value, JsonError> {
+        Python::initialize();
+        Python::attach(|py| {
+            let globals = pyo3::types::PyDict::new(py);
+            py.run(&CString::new(code).unwrap(), Some(&globals), None)
+                .unwrap();
+            try_py_to_json(&globals.get_item("v").unwrap().unwrap())
+        })
+    }
+
+    #[test]
+    fn values_convert_as_json() {
+        let got = convert("v = {'a': [1, 2.5, None, True], 'b': ('x', 2**70), 3: float('nan')}");
+        assert_eq!(
+            got,
+            Ok(
+                json!({"a": [1, 2.5, null, true], "b": ["x", "1180591620717411303424"],
+                      "3": null})
+            )
+        );
+    }
+
+    #[test]
+    fn a_value_that_contains_itself_is_refused_not_followed() {
+        assert_eq!(
+            convert("v = []; v.append(v)"),
+            Err(JsonError::ContainsItself)
+        );
+        assert_eq!(
+            convert("v = {}; v['v'] = [v]"),
+            Err(JsonError::ContainsItself)
+        );
+        // The same list twice, side by side, is no cycle.
+        assert_eq!(convert("a = [1]; v = [a, a]"), Ok(json!([[1], [1]])));
+    }
+
+    #[test]
+    fn a_deep_value_is_refused_without_exhausting_the_stack() {
+        let deep = "v = []\nfor _ in range(100000):\n    v = [v]";
+        assert_eq!(convert(deep), Err(JsonError::TooDeep));
+        let limit = format!(
+            "v = []\nfor _ in range({}):\n    v = [v]",
+            MAX_JSON_DEPTH - 1
+        );
+        assert!(convert(&limit).is_ok());
+        assert_eq!(
+            py_to_json_of("v = []; v.append(v)"),
+            json!("<not JSON: it contains itself>")
+        );
+    }
+
+    fn py_to_json_of(code: &str) -> Value {
+        Python::initialize();
+        Python::attach(|py| {
+            let globals = pyo3::types::PyDict::new(py);
+            py.run(&CString::new(code).unwrap(), Some(&globals), None)
+                .unwrap();
+            py_to_json(&globals.get_item("v").unwrap().unwrap())
+        })
     }
 }

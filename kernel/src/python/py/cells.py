@@ -105,7 +105,7 @@ def _compile(c):
     return c.compiled
 
 
-def _figures_bundle():
+def _figures_bundle(report=_display.show_formatter_error):
     """PNG of the figures the cell drew (and closes them), or None."""
     if "matplotlib.pyplot" not in sys.modules:
         return None
@@ -115,7 +115,7 @@ def _figures_bundle():
     if not managers:
         return None
     try:
-        return _display.format_bundle(managers[-1].canvas.figure)
+        return _display.format_bundle(managers[-1].canvas.figure, report=report)
     finally:
         Gcf.destroy_all()
 
@@ -171,7 +171,7 @@ def run(c, mode, execution_count, empty, bind):
             show_error(c, f"{err['ename']}: {err['evalue']}")
         else:
             _execution.publish_error(err)
-        _figures_bundle()
+        _figures_bundle(None)  # (only closes them: nothing is shown)
         return dict(status="error", **err)
     before = c.defined
     defined = c.defined = {}  # a loop, not a comprehension: no function call per cell
@@ -195,18 +195,21 @@ def run(c, mode, execution_count, empty, bind):
         changed = _definitions_changed(before, defined)
     c.value = value
     user_ns[address] = value
-    figures = _figures_bundle() if "matplotlib.pyplot" in _modules else None
+    # A formatter that fails shows its traceback when the cell itself runs; a re-run updates
+    # another request's output in place, where a traceback has no place to go.
+    report = None if mode == "update" else _display.show_formatter_error
+    figures = _figures_bundle(report) if "matplotlib.pyplot" in _modules else None
     png = None  # a small picture of the value, for the grid
     result_text = None  # Out[n] for the history
-    plain = None  # repr(value), once
+    plain = None  # repr(value), once: a slow __repr__ runs once per run
     if mode == "result":
         # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
         # figures as display data.
         has_display = last is not None and value is not None and not hidden
         drawn = figures is not None and (type(value).__module__ or "").startswith("matplotlib.")
         if has_display and not drawn:
-            data, metadata = _display.format_bundle(value)
-            result_text = data["text/plain"]
+            data, metadata = _display.format_bundle(value, report=report)
+            result_text = plain = data["text/plain"]
             _native.publish("execute_result", json.dumps(
                 {"execution_count": execution_count, "data": data,
                  "metadata": metadata}, default=str))
@@ -219,24 +222,30 @@ def run(c, mode, execution_count, empty, bind):
         has_display = (last is not None or assigned is not None or figures is not None) \
             and not hidden
         if has_display:
+            data = None
             if figures is not None:
                 data, metadata = figures
             elif value is None:
                 data, metadata = {"text/plain": ""}, {}
             elif type(value) in _SIMPLE:
-                plain = repr(value)
-                _native.publish_text_value(mode == "update", c.display_id, plain)
-                data = None
-            else:
-                data, metadata = _display.format_bundle(value)
+                try:
+                    plain = repr(value)
+                except ValueError:  # an int too long to convert: format_bundle says so
+                    pass
+                else:
+                    _native.publish_text_value(mode == "update", c.display_id, plain)
+            if data is None and plain is None:
+                data, metadata = _display.format_bundle(value, report=report)
+                plain = data["text/plain"]
             if data is not None:
                 _publish_value(c, mode, data, metadata)
                 png = _small_png(data)
     if type(value) in _SIMPLE:
-        summary = plain if plain is not None else repr(value)
+        summary = plain if plain is not None else _display.format_bundle(value, report=None)[
+            0]["text/plain"]
         value_type = type(value).__name__
     else:
-        summary = _sheet.summarize(value)
+        summary = _display.clean_text(_sheet.summarize(value, text=plain))
         value_type = _sheet.value_type(value)
     payloads = _magics.payloads
     return (changed, summary, list(payloads) if payloads else None, result_text, png, value_type)

@@ -70,12 +70,23 @@ def format_exception(exc):
         lines = traceback.format_exception_only(type(exc), exc)
     else:
         lines = traceback.format_exception(type(exc), exc, tb)
-    text = "".join(lines).rstrip("\n")
+    text = _display.clean_text("".join(lines).rstrip("\n"))
     return {
         "ename": type(exc).__name__,
-        "evalue": str(exc),
+        "evalue": _display.clean_text(_exception_text(exc)),
         "traceback": text.split("\n"),
     }
+
+
+def _exception_text(exc):
+    """str(exc), or what the traceback module shows when that raises too."""
+    try:
+        text = str(exc)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        return "<exception str() failed>"
+    return text if isinstance(text, str) else "<exception str() failed>"
 
 
 def publish_error(err):
@@ -154,7 +165,8 @@ def user_expressions(expressions):
     for name, expr in (expressions or {}).items():
         try:
             value = eval(compile(expr, "<user expression>", "eval"), user_ns)
-            data, metadata = _display.format_bundle(value)
+            # A tool's question, not the user's output: a failing formatter is left out.
+            data, metadata = _display.format_bundle(value, report=None)
             out[name] = {"status": "ok", "data": data, "metadata": metadata}
         except BaseException as exc:
             out[name] = dict(status="error", **format_exception(exc))

@@ -3,10 +3,12 @@
 import builtins
 import codeop
 import inspect
+import io
 import keyword
 import pkgutil
 import re
 import sys
+import tokenize
 import warnings
 
 from pysheets import magics as _magics
@@ -164,22 +166,93 @@ def inspect_request(code, cursor_pos, detail_level=0):
             "metadata": {}}
 
 
+def _indent_of(line):
+    """The indentation of `line` in columns, a tab counting four (as IPython counts it)."""
+    text = line[: len(line) - len(line.lstrip(" \t"))]
+    return len(text.replace("\t", "    "))
+
+
+def _incomplete(indent):
+    return {"status": "incomplete", "indent": " " * indent}
+
+
 def is_complete(code):
-    source = _magics.transform(code)
+    """Whether a frontend should run `code` or continue it on a new line, as IPython answers
+    (`TransformerManager.check_complete`, which `jupyter console` relies on): open brackets and
+    strings, a trailing backslash and a block opener continue, with the indentation the next
+    line needs; an indented block ends with an empty line."""
+    tail = code[len(code.rstrip()):]
+    ends_with_newline = "\n" in tail
+    text = code if ends_with_newline else code + "\n"
+    lines = text.splitlines(keepends=True)
+    filled = [line for line in lines if line.strip()]
+    if not filled:
+        return {"status": "complete"}
+    last_indent = _indent_of(lines[-1])
+    if filled[-1].rstrip("\r\n").endswith("\\"):
+        return _incomplete(last_indent)
+    if lines[0].startswith("%%"):
+        # A cell magic takes every line up to an empty one.
+        return {"status": "complete"} if not lines[-1].strip() else _incomplete(last_indent)
+    source = _magics.transform(text)
+    tokens, open_ended = [], False
+    try:
+        tokens.extend(tokenize.generate_tokens(io.StringIO(source).readline))
+    except tokenize.TokenError:  # the code ends inside brackets or a triple-quoted string
+        open_ended = True
+    except (SyntaxError, ValueError):  # an unindent that matches no block, say
+        return {"status": "invalid"}
+    ignored = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+               tokenize.DEDENT, tokenize.ENDMARKER}
+    significant = [t for t in tokens if t.type not in ignored]
+    if len(lines) == 1 and _closes_unopened(significant):
+        return {"status": "invalid"}  # `print(1))`: no line can follow that makes it right
+    if open_ended:
+        return _incomplete(last_indent)
+    if significant:
+        last = significant[-1]
+        # Only a comment may follow a block opener on its own line: `if x:` wants a body.
+        after = [t for t in tokens if t.start > last.start and t.type not in
+                 (tokenize.DEDENT, tokenize.ENDMARKER)]
+        if last.type == tokenize.OP and last.string == ":" and \
+                all(t.start[0] == last.start[0] for t in after):
+            return _incomplete(_statement_start(tokens, last).start[1] + 4)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", SyntaxWarning)
             compiled = codeop.compile_command(source, "<input>", "exec")
-    except (SyntaxError, OverflowError, ValueError):
+    except (SyntaxError, OverflowError, ValueError, TypeError, MemoryError, SyntaxWarning):
         return {"status": "invalid"}
-    if compiled is not None:
-        # A block (`for …:` + body) is complete only after an empty line, as at a prompt.
-        last = source.rstrip("\n").rsplit("\n", 1)[-1]
-        if "\n" in source.strip("\n") and last.startswith((" ", "\t")) and not source.endswith("\n\n"):
-            return {"status": "incomplete", "indent": last[: len(last) - len(last.lstrip())]}
-        return {"status": "complete"}
-    last = source.rstrip("\n").rsplit("\n", 1)[-1]
-    indent = last[: len(last) - len(last.lstrip())]
-    if last.rstrip().endswith(":"):
-        indent += "    "
-    return {"status": "incomplete", "indent": indent}
+    if compiled is None:
+        return _incomplete(last_indent)
+    # Code that ends inside an indented block goes on until a line is left empty (the code
+    # then ends with a newline), as at a prompt.
+    if len(tokens) >= 2 and tokens[-2].type == tokenize.DEDENT and not ends_with_newline:
+        return _incomplete(last_indent)
+    return {"status": "complete"}
+
+
+def _closes_unopened(tokens):
+    depth = 0
+    for t in tokens:
+        if t.type == tokenize.OP and t.string in ("(", "[", "{"):
+            depth += 1
+        elif t.type == tokenize.OP and t.string in (")", "]", "}"):
+            depth -= 1
+            if depth < 0:
+                return True
+    return False
+
+
+def _statement_start(tokens, token):
+    """The first token of the logical line that holds `token`."""
+    start = None
+    for t in tokens:
+        if t.start > token.start:
+            break
+        if t.type == tokenize.NEWLINE:
+            start = None
+        elif start is None and t.type not in (tokenize.INDENT, tokenize.DEDENT, tokenize.NL,
+                                              tokenize.COMMENT):
+            start = t
+    return start or token

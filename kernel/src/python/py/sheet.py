@@ -1373,12 +1373,13 @@ def _is_instance(value, module, attr):
     return isinstance(cls, type) and isinstance(value, cls)
 
 
-def summarize(value, max_len=60):
+def summarize(value, max_len=60, text=None):
     """One line of text for the sheet view, at most `max_len` characters.
 
     DataFrame -> "DataFrame 120×4", Series -> "Series 120", ndarray -> "ndarray 3×4 float64",
     matplotlib Figure -> "Figure", strings as they are (newlines shown as ↵), anything else its
-    repr on one line; whatever is longer than `max_len` ends with "…".
+    repr on one line (`text`, when the caller has it already: a slow `__repr__` runs once);
+    whatever is longer than `max_len` ends with "…".
     """
     if max_len < 1:
         raise ValueError("max_len must be at least 1")
@@ -1395,9 +1396,13 @@ def summarize(value, max_len=60):
             text = "Figure"
         elif isinstance(value, str):
             text = value[: max_len + 1].replace("\r\n", "↵").replace("\n", "↵").replace("\r", "↵")
+        elif text is not None:
+            text = _NEWLINES.sub(" ", text[: 4 * max_len])
         else:
             text = _NEWLINES.sub(" ", _bounded_repr(value, max_len + 1, set()))
-    except Exception as e:  # a broken __repr__ (or a huge int) must not break the sheet view
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # a broken __repr__ (even SystemExit) must not break the sheet
         text = f"<{type(value).__name__} object (repr failed: {type(e).__name__})>"
     return _truncate(text, max_len)
 
@@ -1412,6 +1417,8 @@ def value_type(value):
             return f"{name}[{'×'.join(str(n) for n in shape)}]"
         if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset, range)):
             return f"{name}[{len(value)}]"
-    except Exception:  # a broken __getattr__ or __len__ leaves the bare name
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # a broken __getattr__ or __len__ (even SystemExit): the bare name
         pass
     return name
