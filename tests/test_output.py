@@ -153,3 +153,9 @@ def test_an_endless_print_stays_bounded_and_interruptible(
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "KeyboardInterrupt"
     assert_ok(execute(kc, "1 + 1")[0])
+
+
+def test_printing_a_lone_surrogate_shows_it_replaced(kc: Any) -> None:
+    reply, iopub = execute(kc, "print('before \\ud800 after')")
+    assert_ok(reply)
+    assert stream_text(iopub) == "before ? after\n"

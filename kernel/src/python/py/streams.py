@@ -35,7 +35,12 @@ class KernelStream(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if text:
-            _native.write_stream(self.name, text)
+            try:
+                _native.write_stream(self.name, text)
+            except UnicodeEncodeError:
+                # A lone surrogate (`print("\ud800")`): shown replaced, as `errors` says.
+                text_out = text.encode("utf-8", "replace").decode("utf-8")
+                _native.write_stream(self.name, text_out)
         return len(text)
 
     def writelines(self, lines):
