@@ -70,7 +70,11 @@ pub fn read(code: &str) -> Result<Option<Label>, LabelError> {
 /// ASCII letters followed by a digit: what an address starts with.
 fn looks_like_an_address(token: &str) -> bool {
     let letters = token.bytes().take_while(u8::is_ascii_alphabetic).count();
-    letters > 0 && token.as_bytes().get(letters).is_some_and(u8::is_ascii_digit)
+    letters > 0
+        && token
+            .as_bytes()
+            .get(letters)
+            .is_some_and(u8::is_ascii_digit)
 }
 
 fn why_not(token: &str, e: &crate::sheet::AddressError) -> String {
@@ -122,7 +126,10 @@ mod tests {
             // `"error": true` marks a label meant as one that names no address.
             let error = case["error"].as_bool().unwrap_or(false);
             if read(code).is_err() != error {
-                wrong.push(format!("{code:?}: expected error {error}, got {:?}", read(code)));
+                wrong.push(format!(
+                    "{code:?}: expected error {error}, got {:?}",
+                    read(code)
+                ));
             }
             if got != want {
                 wrong.push(format!(
@@ -152,10 +159,25 @@ mod tests {
              last column is XFD"
         );
         assert!(err("# @b3").contains("write @B3"), "{}", err("# @b3"));
-        assert!(err("# @A01").contains("without leading zeros"), "{}", err("# @A01"));
-        assert!(err("# @B3:C4").contains("nothing after it"), "{}", err("# @B3:C4"));
+        assert!(
+            err("# @A01").contains("without leading zeros"),
+            "{}",
+            err("# @A01")
+        );
+        assert!(
+            err("# @B3:C4").contains("nothing after it"),
+            "{}",
+            err("# @B3:C4")
+        );
         // Not meant as labels: no error, no label.
-        for code in ["# @email@example.com", "# @", "# @B", "# @3B", "# hello", "x = 1"] {
+        for code in [
+            "# @email@example.com",
+            "# @",
+            "# @B",
+            "# @3B",
+            "# hello",
+            "x = 1",
+        ] {
             assert_eq!(read(code), Ok(None), "{code:?}");
         }
     }

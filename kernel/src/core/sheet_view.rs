@@ -101,7 +101,10 @@ fn html<C>(sheet: &LiveSheet<C>) -> String {
     let row_budget = (MAX_HTML_CELLS / cols.len().max(1)).max(1);
     for (drawn, slot) in rows.iter().enumerate() {
         if drawn == row_budget {
-            let left = rows[drawn..].iter().filter(|s| matches!(s, Slot::At(_))).count();
+            let left = rows[drawn..]
+                .iter()
+                .filter(|s| matches!(s, Slot::At(_)))
+                .count();
             out.push_str(&format!(
                 "<tr><td colspan=\"{}\">… {left} more rows (the grid view and %sheet's text \
                  list every cell)</td></tr>",
@@ -284,11 +287,20 @@ mod tests {
         use Slot::{At, Gap};
         // A small sheet: every index up to the last used one, as before.
         assert_eq!(slots(&set(&[0, 1, 2])), vec![At(0), At(1), At(2)]);
-        assert_eq!(slots(&set(&[0, 4])), vec![At(0), At(1), At(2), At(3), At(4)]);
+        assert_eq!(
+            slots(&set(&[0, 4])),
+            vec![At(0), At(1), At(2), At(3), At(4)]
+        );
         assert_eq!(slots(&set(&[2])), vec![At(0), At(1), At(2)]);
         // A far one: the stretch before it is one slot.
-        assert_eq!(slots(&set(&[0, 49_999])), vec![At(0), Gap(49_998), At(49_999)]);
-        assert_eq!(slots(&set(&[1_048_575])), vec![Gap(1_048_575), At(1_048_575)]);
+        assert_eq!(
+            slots(&set(&[0, 49_999])),
+            vec![At(0), Gap(49_998), At(49_999)]
+        );
+        assert_eq!(
+            slots(&set(&[1_048_575])),
+            vec![Gap(1_048_575), At(1_048_575)]
+        );
         assert_eq!(slots(&set(&[0, 5, 6])), vec![At(0), Gap(4), At(5), At(6)]);
     }
 }

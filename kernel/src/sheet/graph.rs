@@ -1334,7 +1334,11 @@ mod tests {
         // before it re-runs a chain).
         for row in (1..n).rev() {
             let next = if row + 1 == n { 0 } else { row + 1 };
-            set(&mut sheet, &col_a(row).to_string(), reads(&[&col_a(next).to_string()]));
+            set(
+                &mut sheet,
+                &col_a(row).to_string(),
+                reads(&[&col_a(next).to_string()]),
+            );
         }
         let err = sheet.set_cell(col_a(0), reads(&["A2"])).unwrap_err();
         assert_eq!(err.cycle.len(), n as usize + 1);
@@ -1792,8 +1796,16 @@ mod tests {
                 ranged_plans += usize::from(!reads_ranges.is_empty());
                 let mut all = reads_addresses.clone();
                 all.extend(reads_ranges.iter().flat_map(|r| r.addresses()));
-                let names = if rng.below(3) == 0 { names(&["x"]) } else { vec![] };
-                let defines = if rng.below(4) == 0 { names_of("x") } else { vec![] };
+                let names = if rng.below(3) == 0 {
+                    names(&["x"])
+                } else {
+                    vec![]
+                };
+                let defines = if rng.below(4) == 0 {
+                    names_of("x")
+                } else {
+                    vec![]
+                };
                 let mk = |reads_addresses, reads_ranges| CellDeps {
                     reads_addresses,
                     reads_ranges,
@@ -1814,7 +1826,11 @@ mod tests {
             for &c in &cells {
                 if rect.contains(c) {
                     let direct = &rect.cells[&c].deps.reads_addresses;
-                    assert_eq!(rect.precedents(c), spelled_cells(&spelled, c, direct), "{c}");
+                    assert_eq!(
+                        rect.precedents(c),
+                        spelled_cells(&spelled, c, direct),
+                        "{c}"
+                    );
                 }
                 assert_eq!(rect.dependents(c), spelled.dependents(c), "{c}");
             }
@@ -1845,18 +1861,31 @@ mod tests {
         let plan = set(&mut sheet, "C1", reads(&["A2:XFD1048576"]));
         assert_eq!(plan, list(&["C1"]));
         assert_eq!(sheet.precedents(a("C1")), list(&["ZZ50000"]));
-        assert!(sheet.graph.node_count() <= 5, "{}", sheet.graph.node_count());
+        assert!(
+            sheet.graph.node_count() <= 5,
+            "{}",
+            sheet.graph.node_count()
+        );
         // A new cell inside re-runs the reader; deleting it does too, and leaves no node.
         assert_eq!(set(&mut sheet, "Q7", reads(&[])), list(&["Q7", "C1"]));
         let plan = sheet.remove_cell(a("Q7")).unwrap();
         assert_eq!(plan.order, list(&["C1"]));
         assert!(!sheet.graph.contains_node(a("Q7")));
-        assert_eq!(sheet.ranges_read(a("C1")), &["A2:XFD1048576".parse().unwrap()]);
+        assert_eq!(
+            sheet.ranges_read(a("C1")),
+            &["A2:XFD1048576".parse().unwrap()]
+        );
         // A cell reading the whole sheet is inside its own range: a self-reference, reported
         // at once, the graph still small.
-        let err = sheet.set_cell(a("B1"), reads(&["A1:XFD1048576"])).unwrap_err();
+        let err = sheet
+            .set_cell(a("B1"), reads(&["A1:XFD1048576"]))
+            .unwrap_err();
         assert_eq!(err.cycle, list(&["B1", "B1"]));
-        assert!(sheet.graph.node_count() <= 5, "{}", sheet.graph.node_count());
+        assert!(
+            sheet.graph.node_count() <= 5,
+            "{}",
+            sheet.graph.node_count()
+        );
     }
 
     fn check_against_model(sheet: &Sheet) {

@@ -509,11 +509,13 @@ def _symtable_facts(code):
                         nested_reads.add(sym.get_name())
                         if later:
                             deferred.add(sym.get_name())
-                    if sym.is_declared_global() and sym.is_assigned():
+                    # `global b` then `import b` binds b too (symtable: imported, not
+                    # assigned; found by the hypothesis tests)
+                    if sym.is_declared_global() and (sym.is_assigned() or sym.is_imported()):
                         nested_global_writes.add(sym.get_name())
                 elif sym.is_declared_global():
                     # a class body's `global g; g = 1` (is_local is False) lands here too
-                    if sym.is_assigned():
+                    if sym.is_assigned() or sym.is_imported():
                         nested_global_writes.add(sym.get_name())
                     if sym.is_referenced():
                         nested_reads.add(sym.get_name())
