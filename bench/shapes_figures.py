@@ -93,7 +93,8 @@ def long_cycle(n):
         secs, reply, largest = execute(kc, "# @A1\n(A2 or 0) + 1", "c1")
         print(f"{n}-cell cycle: building {build:.1f} s; closing it {secs:.2f} s, "
               f"{reply['content'].get('ename')}, reply {len(json.dumps(reply['content'])):,} B "
-              f"(metadata lists the {n} cells), largest IOPub message {largest:,} B, "
+              f"+ metadata {len(json.dumps(reply['metadata'])):,} B (it lists the {n} cells), "
+              f"largest IOPub message {largest:,} B, "
               f"kernel peak RSS {peak_rss(km) / 1e6:.0f} MB")
         secs, reply, largest = execute(kc, "# @A1\n0", "c1")
         print(f"breaking it: {secs:.2f} s, status {reply['content']['status']}")
