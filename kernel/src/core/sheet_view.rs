@@ -4,6 +4,7 @@
 use super::live_sheet::{CellRuntime, LiveSheet, Mode, Output, Report};
 use crate::sheet::Address;
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 pub const SHEET_MIME: &str = "application/vnd.pysheets.sheet+json";
 
@@ -35,28 +36,102 @@ fn colour(state: &str) -> &'static str {
     }
 }
 
-/// A grid-shaped HTML table over the used rectangle of the sheet.
+/// Runs of at most this many empty rows (columns) between used ones are drawn; a longer run is
+/// one `…` row (column), so a far cell costs a few table cells, not the rectangle up to it.
+const MAX_DRAWN_GAP: u32 = 3;
+
+/// Table cells drawn at most; the rows past it are one line saying how many there are (the JSON
+/// and text outputs list every cell).
+const MAX_HTML_CELLS: usize = 100_000;
+
+/// One row or column of the table: a used index, or a run of empty ones drawn as `…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    At(u32),
+    Gap(u32),
+}
+
+/// The slots from index 0 to the last used one: used indices, short gaps drawn in full, long
+/// gaps as one [`Slot::Gap`].
+fn slots(used: &BTreeSet<u32>) -> Vec<Slot> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    for &i in used {
+        let gap = i - next;
+        if gap > MAX_DRAWN_GAP {
+            out.push(Slot::Gap(gap));
+        } else {
+            out.extend((next..i).map(Slot::At));
+        }
+        out.push(Slot::At(i));
+        next = i + 1;
+    }
+    out
+}
+
+fn column_letters(col: u32) -> String {
+    let letters = Address { col, row: 0 }.to_string();
+    letters.trim_end_matches(char::is_numeric).to_string()
+}
+
+/// A grid-shaped HTML table of the sheet: the used rows and columns, long empty stretches
+/// elided.
 fn html<C>(sheet: &LiveSheet<C>) -> String {
-    let Some(max_col) = sheet.cells.keys().map(|a| a.col).max() else {
+    if sheet.cells.is_empty() {
         return "<p><i>The sheet is empty.</i></p>".into();
-    };
-    let max_row = sheet.cells.keys().map(|a| a.row).max().unwrap_or(0);
+    }
+    let cols = slots(&sheet.cells.keys().map(|a| a.col).collect());
+    let rows = slots(&sheet.cells.keys().map(|a| a.row).collect());
     let mut out = String::from(
         "<table class=\"pysheets-sheet\" style=\"border-collapse:collapse;font-family:monospace\">\
          <tr><th></th>",
     );
-    for col in 0..=max_col {
-        let letters = Address { col, row: 0 }.to_string();
-        let letters = letters.trim_end_matches(char::is_numeric);
-        out.push_str(&format!("<th style=\"padding:2px 8px\">{letters}</th>"));
+    for slot in &cols {
+        match *slot {
+            Slot::At(col) => out.push_str(&format!(
+                "<th style=\"padding:2px 8px\">{}</th>",
+                column_letters(col)
+            )),
+            Slot::Gap(n) => out.push_str(&format!(
+                "<th title=\"{n} empty columns\" style=\"padding:2px 8px\">…</th>"
+            )),
+        }
     }
     out.push_str("</tr>");
-    for row in 0..=max_row {
+    let row_budget = (MAX_HTML_CELLS / cols.len().max(1)).max(1);
+    for (drawn, slot) in rows.iter().enumerate() {
+        if drawn == row_budget {
+            let left = rows[drawn..]
+                .iter()
+                .filter(|s| matches!(s, Slot::At(_)))
+                .count();
+            out.push_str(&format!(
+                "<tr><td colspan=\"{}\">… {left} more rows (the grid view and %sheet's text \
+                 list every cell)</td></tr>",
+                cols.len() + 1
+            ));
+            break;
+        }
+        let row = match *slot {
+            Slot::At(row) => row,
+            Slot::Gap(n) => {
+                out.push_str(&format!(
+                    "<tr><th title=\"{n} empty rows\" style=\"padding:2px 8px\">⋮</th>\
+                     <td colspan=\"{}\"></td></tr>",
+                    cols.len()
+                ));
+                continue;
+            }
+        };
         out.push_str(&format!(
             "<tr><th style=\"padding:2px 8px\">{}</th>",
             row + 1
         ));
-        for col in 0..=max_col {
+        for slot in &cols {
+            let Slot::At(col) = *slot else {
+                out.push_str("<td style=\"border:1px solid #eee\">…</td>");
+                continue;
+            };
             let address = Address { col, row };
             match sheet.cells.get(&address) {
                 Some(c) => {
@@ -199,5 +274,33 @@ pub fn command<R: CellRuntime>(
              %sheet run, %sheet delete ADDRESS, %sheet verify",
             args.join(" ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_gaps_are_drawn_and_long_ones_elided() {
+        let set = |v: &[u32]| v.iter().copied().collect::<BTreeSet<u32>>();
+        use Slot::{At, Gap};
+        // A small sheet: every index up to the last used one, as before.
+        assert_eq!(slots(&set(&[0, 1, 2])), vec![At(0), At(1), At(2)]);
+        assert_eq!(
+            slots(&set(&[0, 4])),
+            vec![At(0), At(1), At(2), At(3), At(4)]
+        );
+        assert_eq!(slots(&set(&[2])), vec![At(0), At(1), At(2)]);
+        // A far one: the stretch before it is one slot.
+        assert_eq!(
+            slots(&set(&[0, 49_999])),
+            vec![At(0), Gap(49_998), At(49_999)]
+        );
+        assert_eq!(
+            slots(&set(&[1_048_575])),
+            vec![Gap(1_048_575), At(1_048_575)]
+        );
+        assert_eq!(slots(&set(&[0, 5, 6])), vec![At(0), Gap(4), At(5), At(6)]);
     }
 }

@@ -12,7 +12,7 @@ use petgraph::Direction::{Incoming, Outgoing};
 use rustc_hash::{FxBuildHasher, FxHashMap as HashMap, FxHashSet as HashSet};
 use thiserror::Error;
 
-use super::address::Address;
+use super::address::{Address, Range, MAX_COLS};
 
 /// petgraph's `DiGraphMap` with a fast hasher: addresses are two small integers, and SipHash
 /// showed in profiles of 10,000-cell plans.
@@ -39,9 +39,11 @@ type Key = (Position, Address);
 /// What a cell's code reads and defines, as found by the Python side (`ast`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CellDeps {
-    /// Every address read, including each address inside the ranges read, empty
-    /// cells too. Order and repeats do not matter.
+    /// Every single address read, empty cells too. Order and repeats do not matter.
     pub reads_addresses: Vec<Address>,
+    /// The ranges read (`A1:C4`), kept as rectangles: the cells inside one are its inputs,
+    /// whenever they come or go, and an empty address inside costs nothing.
+    pub reads_ranges: Vec<Range>,
     /// Global names read (not defined by the cell before being read).
     pub reads_names: Vec<String>,
     /// Global names the cell binds (assignments, `def`, `class`, `import`).
@@ -81,6 +83,8 @@ impl CellDeps {
         }
         self.reads_addresses.sort();
         self.reads_addresses.dedup();
+        self.reads_ranges.sort();
+        self.reads_ranges.dedup();
         self
     }
 
@@ -148,12 +152,29 @@ pub struct CycleError {
     pub plan: Plan,
 }
 
-/// Formats `[A1, B1, A1]` as `A1 → B1 → A1`.
+/// Formats `[A1, B1, A1]` as `A1 → B1 → A1`. A long cycle keeps its first and last
+/// [`CYCLE_ENDS`] cells around a count of the rest: every cell on it carries this message, so
+/// it must not grow with the cycle (a 20,000-cell cycle would send 20,000 copies of its path).
 struct CyclePath<'a>(&'a [Address]);
+
+/// Cells shown at each end of an abbreviated cycle path.
+const CYCLE_ENDS: usize = 4;
 
 impl fmt::Display for CyclePath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, addr) in self.0.iter().enumerate() {
+        let path = self.0;
+        let elided = if path.len() > 2 * CYCLE_ENDS + 1 {
+            path.len() - 2 * CYCLE_ENDS
+        } else {
+            0
+        };
+        for (i, addr) in path.iter().enumerate() {
+            if elided > 0 && i >= CYCLE_ENDS && i < path.len() - CYCLE_ENDS {
+                if i == CYCLE_ENDS {
+                    write!(f, " → … {elided} more cells …")?;
+                }
+                continue;
+            }
             if i > 0 {
                 f.write_str(" → ")?;
             }
@@ -223,6 +244,9 @@ pub struct Sheet {
     /// Cells whose precedents changed since [`Sheet::take_rewired`] last asked (the journal
     /// records what a cell reads only when that changes).
     rewired: rustc_hash::FxHashSet<Address>,
+    /// reader → the ranges it reads. A range's edges come from the cells inside it, so a
+    /// cell that appears or goes is checked against these rectangles (few, in practice).
+    range_readers: HashMap<Address, Vec<Range>>,
 }
 
 impl Sheet {
@@ -313,6 +337,12 @@ impl Sheet {
             },
         );
         self.graph.add_node(addr);
+        if old.is_none() {
+            // A new cell is an input of every range around it.
+            for reader in self.range_readers_of(addr) {
+                self.add_reason(addr, reader);
+            }
+        }
         if is_dynamic {
             self.dynamic.insert((pos, addr));
         }
@@ -331,6 +361,15 @@ impl Sheet {
         let reads_addresses = self.cells[&addr].deps.reads_addresses.clone();
         for read in reads_addresses {
             self.add_reason(read, addr);
+        }
+        let ranges = self.cells[&addr].deps.reads_ranges.clone();
+        for range in &ranges {
+            for inside in self.cells_in(range) {
+                self.add_reason(inside, addr);
+            }
+        }
+        if !ranges.is_empty() {
+            self.range_readers.insert(addr, ranges);
         }
         roots.sort();
         roots.dedup();
@@ -370,8 +409,47 @@ impl Sheet {
         }
         roots.sort();
         roots.dedup();
+        // The plan needs the edges to the readers of the ranges around it; then they go,
+        // since an empty address inside a range is no input.
+        let plan = self.checked_plan(&roots, None, None);
+        for reader in self.range_readers_of(addr) {
+            self.remove_reason(addr, reader);
+        }
         self.drop_if_unused(addr);
-        self.checked_plan(&roots, None, None)
+        plan
+    }
+
+    /// The cells inside `range`, in sheet order. Walks the cells of its rows only.
+    fn cells_in(&self, range: &Range) -> Vec<Address> {
+        let first = Address {
+            col: 0,
+            row: range.start.row,
+        };
+        let last = Address {
+            col: MAX_COLS - 1,
+            row: range.end.row,
+        };
+        self.cells
+            .range(first..=last)
+            .map(|(&a, _)| a)
+            .filter(|&a| range.contains(a))
+            .collect()
+    }
+
+    /// The readers of ranges containing `addr`, once per such range (each is one reason for
+    /// the edge).
+    fn range_readers_of(&self, addr: Address) -> Vec<Address> {
+        let mut out = Vec::new();
+        for (&reader, ranges) in &self.range_readers {
+            let n = ranges.iter().filter(|r| r.contains(addr)).count();
+            out.extend(std::iter::repeat_n(reader, n));
+        }
+        out
+    }
+
+    /// The ranges the cell at `addr` reads.
+    pub fn ranges_read(&self, addr: Address) -> &[Range] {
+        self.range_readers.get(&addr).map_or(&[], Vec::as_slice)
     }
 
     /// Moves cells to new positions (`pos_of` gives each cell's), re-resolving every name.
@@ -553,7 +631,14 @@ impl Sheet {
     /// Direct dependents of `addr` (a cell or an empty address): the cells
     /// reading it or a name it defines. Sorted.
     pub fn dependents(&self, addr: Address) -> Vec<Address> {
-        self.sorted_neighbors(addr, Outgoing)
+        let mut out = self.sorted_neighbors(addr, Outgoing);
+        if !self.cells.contains_key(&addr) {
+            // An empty address has no edges from the ranges around it; their readers read it.
+            out.extend(self.range_readers_of(addr));
+            out.sort();
+            out.dedup();
+        }
+        out
     }
 
     /// Every cell depending on `addr`, directly or not, each once, `addr`
@@ -607,7 +692,7 @@ impl Sheet {
             if self.cells.contains_key(&addr) {
                 roots.insert(addr);
             } else {
-                roots.extend(self.graph.neighbors_directed(addr, Outgoing));
+                roots.extend(self.dependents(addr));
             }
         }
 
@@ -725,6 +810,7 @@ impl Sheet {
     /// [`Sheet::update_definitions`] moves); returns its record.
     fn detach(&mut self, addr: Address) -> Option<Cell> {
         let old = self.cells.remove(&addr)?;
+        self.range_readers.remove(&addr);
         let key = old.key(addr);
         for name in old.reads.keys() {
             remove_from_index(&mut self.readers, name, key);
@@ -1069,14 +1155,16 @@ mod tests {
     /// A cell reading `reads` (addresses and `X1:Y2` ranges) and names, defining names.
     fn deps(reads: &[&str], reads_names: &[&str], defines: &[&str]) -> CellDeps {
         let mut reads_addresses = Vec::new();
+        let mut reads_ranges = Vec::new();
         for r in reads {
-            match r.parse::<super::super::address::Range>() {
-                Ok(range) => reads_addresses.extend(range.addresses()),
+            match r.parse::<Range>() {
+                Ok(range) => reads_ranges.push(range),
                 Err(_) => reads_addresses.push(a(r)),
             }
         }
         CellDeps {
             reads_addresses,
+            reads_ranges,
             reads_names: names(reads_names),
             defines: names(defines),
             ..Default::default()
@@ -1265,6 +1353,41 @@ mod tests {
             list(&["D1", "A1", "B1"])
         );
         assert_eq!(sheet.definer_of("y", a("A1")), Some(a("D1")));
+    }
+
+    #[test]
+    fn a_long_cycle_has_a_short_message() {
+        let n = 20_000;
+        let mut sheet = Sheet::new();
+        // Built from the end, so that only the last cell closes the cycle (and nothing
+        // before it re-runs a chain).
+        for row in (1..n).rev() {
+            let next = if row + 1 == n { 0 } else { row + 1 };
+            set(
+                &mut sheet,
+                &col_a(row).to_string(),
+                reads(&[&col_a(next).to_string()]),
+            );
+        }
+        let err = sheet.set_cell(col_a(0), reads(&["A2"])).unwrap_err();
+        assert_eq!(err.cycle.len(), n as usize + 1);
+        assert_eq!(err.plan.cyclic.len(), n as usize);
+        assert_eq!(
+            err.to_string(),
+            "circular reference: A1 → A20000 → A19999 → A19998 → … 19993 more cells … → A4 → A3 → \
+             A2 → A1"
+        );
+        // Nine cells is the longest path shown whole.
+        let nine: Vec<Address> = (0..8).map(col_a).chain([col_a(0)]).collect();
+        assert_eq!(
+            CyclePath(&nine).to_string(),
+            "A1 → A2 → A3 → A4 → A5 → A6 → A7 → A8 → A1"
+        );
+        let ten: Vec<Address> = (0..9).map(col_a).chain([col_a(0)]).collect();
+        assert_eq!(
+            CyclePath(&ten).to_string(),
+            "A1 → A2 → A3 → A4 → … 2 more cells … → A7 → A8 → A9 → A1"
+        );
     }
 
     #[test]
@@ -1658,10 +1781,17 @@ mod tests {
                 let reads_addresses = (0..rng.below(3))
                     .map(|_| cells[rng.below(12) as usize])
                     .collect();
+                let reads_ranges = (0..rng.below(2))
+                    .map(|_| {
+                        let mut corner = || cells[rng.below(12) as usize];
+                        Range::new(corner(), corner())
+                    })
+                    .collect();
                 sheet.set_cell(
                     at,
                     CellDeps {
                         reads_addresses,
+                        reads_ranges,
                         reads_names,
                         defines,
                         ..Default::default()
@@ -1690,11 +1820,136 @@ mod tests {
         );
     }
 
+    /// A range kept as a rectangle plans exactly what the same range spelled out address by
+    /// address plans (the old representation), over random edits, deletions and cycles.
+    #[test]
+    fn ranges_plan_as_their_addresses_would() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let (mut rect, mut spelled) = (Sheet::new(), Sheet::new());
+        let cells: Vec<Address> = (0..5)
+            .flat_map(|row| (0..4).map(move |col| Address { col, row }))
+            .collect();
+        let mut ranged_plans = 0;
+        for _ in 0..4_000 {
+            let at = cells[rng.below(cells.len() as u64) as usize];
+            let (r1, r2) = if rng.below(5) == 0 {
+                (rect.remove_cell(at), spelled.remove_cell(at))
+            } else {
+                let reads_addresses: Vec<Address> = (0..rng.below(2))
+                    .map(|_| cells[rng.below(20) as usize])
+                    .collect();
+                let reads_ranges: Vec<Range> = (0..rng.below(3))
+                    .map(|_| {
+                        let mut corner = || cells[rng.below(20) as usize];
+                        Range::new(corner(), corner())
+                    })
+                    .collect();
+                ranged_plans += usize::from(!reads_ranges.is_empty());
+                let mut all = reads_addresses.clone();
+                all.extend(reads_ranges.iter().flat_map(|r| r.addresses()));
+                let names = if rng.below(3) == 0 {
+                    names(&["x"])
+                } else {
+                    vec![]
+                };
+                let defines = if rng.below(4) == 0 {
+                    names_of("x")
+                } else {
+                    vec![]
+                };
+                let mk = |reads_addresses, reads_ranges| CellDeps {
+                    reads_addresses,
+                    reads_ranges,
+                    reads_names: names.clone(),
+                    defines: defines.clone(),
+                    ..Default::default()
+                };
+                (
+                    rect.set_cell(at, mk(reads_addresses, reads_ranges)),
+                    spelled.set_cell(at, mk(all, vec![])),
+                )
+            };
+            let plan = |r: Result<Plan, CycleError>| match r {
+                Ok(p) => (p, None),
+                Err(e) => (e.plan, Some(e.cycle.len())),
+            };
+            assert_eq!(plan(r1), plan(r2), "after a change at {at}");
+            for &c in &cells {
+                if rect.contains(c) {
+                    let direct = &rect.cells[&c].deps.reads_addresses;
+                    assert_eq!(
+                        rect.precedents(c),
+                        spelled_cells(&spelled, c, direct),
+                        "{c}"
+                    );
+                }
+                assert_eq!(rect.dependents(c), spelled.dependents(c), "{c}");
+            }
+        }
+        assert!(ranged_plans > 1_000, "{ranged_plans}");
+    }
+
+    fn names_of(name: &str) -> Vec<String> {
+        vec![name.to_string()]
+    }
+
+    /// The precedents of `c` that hold cells or are among its `direct` (single address)
+    /// reads: what a spelled-out range adds beyond them (empty addresses) is what the
+    /// rectangle leaves out.
+    fn spelled_cells(sheet: &Sheet, c: Address, direct: &[Address]) -> Vec<Address> {
+        sheet
+            .precedents(c)
+            .into_iter()
+            .filter(|&p| sheet.contains(p) || direct.contains(&p))
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_sheet_range_costs_what_its_cells_cost() {
+        let mut sheet = Sheet::new();
+        set(&mut sheet, "A1", reads(&[]));
+        set(&mut sheet, "ZZ50000", reads(&[]));
+        let plan = set(&mut sheet, "C1", reads(&["A2:XFD1048576"]));
+        assert_eq!(plan, list(&["C1"]));
+        assert_eq!(sheet.precedents(a("C1")), list(&["ZZ50000"]));
+        assert!(
+            sheet.graph.node_count() <= 5,
+            "{}",
+            sheet.graph.node_count()
+        );
+        // A new cell inside re-runs the reader; deleting it does too, and leaves no node.
+        assert_eq!(set(&mut sheet, "Q7", reads(&[])), list(&["Q7", "C1"]));
+        let plan = sheet.remove_cell(a("Q7")).unwrap();
+        assert_eq!(plan.order, list(&["C1"]));
+        assert!(!sheet.graph.contains_node(a("Q7")));
+        assert_eq!(
+            sheet.ranges_read(a("C1")),
+            &["A2:XFD1048576".parse().unwrap()]
+        );
+        // A cell reading the whole sheet is inside its own range: a self-reference, reported
+        // at once, the graph still small.
+        let err = sheet
+            .set_cell(a("B1"), reads(&["A1:XFD1048576"]))
+            .unwrap_err();
+        assert_eq!(err.cycle, list(&["B1", "B1"]));
+        assert!(
+            sheet.graph.node_count() <= 5,
+            "{}",
+            sheet.graph.node_count()
+        );
+    }
+
     fn check_against_model(sheet: &Sheet) {
         let mut expected: BTreeMap<(Address, Address), u32> = BTreeMap::new();
         for (&v, cell) in &sheet.cells {
             for &u in &cell.deps.reads_addresses {
                 *expected.entry((u, v)).or_default() += 1;
+            }
+            // A range's inputs are the cells inside it, nothing else.
+            for range in &cell.deps.reads_ranges {
+                for (&u, _) in sheet.cells.iter().filter(|(&u, _)| range.contains(u)) {
+                    *expected.entry((u, v)).or_default() += 1;
+                }
             }
             for name in &cell.deps.reads_names {
                 let defs: Vec<Address> = sheet

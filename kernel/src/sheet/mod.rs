@@ -37,4 +37,4 @@ pub mod rewrite;
 pub use self::address::{Address, AddressError, Range, MAX_COLS, MAX_ROWS};
 pub use self::graph::{sheet_position, CellDeps, CycleError, Plan, Position, Sheet};
 pub use self::recompute::{Outcome, Recompute};
-pub use self::rewrite::{is_address, rewrite_ranges};
+pub use self::rewrite::{is_address, rewrite_ranges, RangeError};

@@ -18,7 +18,18 @@
 //!   That includes f-string replacement fields: `f"{A1:B2}"` is A1 formatted with
 //!   format spec `B2` in Python, and it is not rewritten.
 
-use super::address::{Address, Range};
+use super::address::{Address, AddressError, Range};
+
+/// A range token with a corner past the grid (`A1:XFE2`, `A1:A1048577`, `A0:B2`): a clear error
+/// naming it, rather than ordinary Python that fails later with a confusing message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the range {token} is outside the sheet (A1:XFD1048576): {reason}")]
+pub struct RangeError {
+    /// The range as written.
+    pub token: String,
+    /// Which corner is out, and why.
+    pub reason: AddressError,
+}
 
 /// Whether `name` is a cell address such as `A1` or `XFD1048576` (uppercase,
 /// within Excel's limits). Other identifiers (`a1`, `XFE1`, `A01`) are names.
@@ -32,7 +43,11 @@ pub fn is_address(name: &str) -> bool {
 ///
 /// Everything else is copied byte for byte, so line and column numbers only move
 /// on lines holding a range.
-pub fn rewrite_ranges(code: &str, call: &str) -> (String, Vec<Range>) {
+///
+/// A token of the range shape whose corners are both capital letters then digits, one of
+/// them past the grid's limits (`A1:XFE2`, `A0:B2`), is a [`RangeError`]: the grid has no
+/// such cells, and as Python it would only be a baffling syntax error.
+pub fn rewrite_ranges(code: &str, call: &str) -> Result<(String, Vec<Range>), RangeError> {
     let bytes = code.as_bytes();
     let mut out = String::with_capacity(code.len());
     let mut ranges = Vec::new();
@@ -54,12 +69,39 @@ pub fn rewrite_ranges(code: &str, call: &str) -> (String, Vec<Range>) {
             let end = skip_while(bytes, i, is_ident_byte);
             if matches!(bytes.get(end), Some(b'"' | b'\'')) && is_string_prefix(&code[i..end]) {
                 i = skip_string(bytes, end);
-            } else if let Some((range, range_end)) = range_at(code, i, end) {
-                out.push_str(&code[copied..i]);
-                out.push_str(&format!("{call}(\"{}\", \"{}\")", range.start, range.end));
-                ranges.push(range);
-                copied = range_end;
-                i = range_end;
+            } else if let Some((first, second, range_end)) = range_shape(code, i, end) {
+                match (first.parse::<Address>(), second.parse::<Address>()) {
+                    (Ok(a), Ok(b)) => {
+                        let range = Range::new(a, b);
+                        out.push_str(&code[copied..i]);
+                        out.push_str(&format!("{call}(\"{}\", \"{}\")", range.start, range.end));
+                        ranges.push(range);
+                        copied = range_end;
+                        i = range_end;
+                    }
+                    (a, b) => {
+                        let beyond = |r: Result<Address, AddressError>| match r {
+                            Err(
+                                e @ (AddressError::ColumnOutOfRange(_)
+                                | AddressError::RowOutOfRange(_)),
+                            ) => Some(e),
+                            _ => None,
+                        };
+                        let shaped = |t: &str| {
+                            let n = t.bytes().take_while(u8::is_ascii_uppercase).count();
+                            n > 0 && t.len() > n && t.bytes().skip(n).all(|c| c.is_ascii_digit())
+                        };
+                        if shaped(first) && shaped(second) {
+                            if let Some(reason) = beyond(a).or_else(|| beyond(b)) {
+                                return Err(RangeError {
+                                    token: code[i..range_end].to_string(),
+                                    reason,
+                                });
+                            }
+                        }
+                        i = end;
+                    }
+                }
             } else {
                 i = end;
             }
@@ -68,24 +110,27 @@ pub fn rewrite_ranges(code: &str, call: &str) -> (String, Vec<Range>) {
         }
     }
     out.push_str(&code[copied..]);
-    (out, ranges)
+    Ok((out, ranges))
 }
 
-/// If the identifier `code[start..end]` begins a range token, the range and the
-/// index just past the token.
-fn range_at(code: &str, start: usize, end: usize) -> Option<(Range, usize)> {
+/// If the identifier `code[start..end]` begins a range-shaped token (`X:Y`, two
+/// identifiers and a colon, no spaces, not an attribute), its two words and the index just
+/// past it.
+fn range_shape(code: &str, start: usize, end: usize) -> Option<(&str, &str, usize)> {
     let bytes = code.as_bytes();
     if bytes.get(end) != Some(&b':') || preceded_by_dot(bytes, start) {
         return None;
     }
-    let first: Address = code[start..end].parse().ok()?;
     let second_start = end + 1;
     if !bytes.get(second_start).copied().is_some_and(is_ident_start) {
         return None;
     }
     let second_end = skip_while(bytes, second_start, is_ident_byte);
-    let second: Address = code[second_start..second_end].parse().ok()?;
-    Some((Range::new(first, second), second_end))
+    Some((
+        &code[start..end],
+        &code[second_start..second_end],
+        second_end,
+    ))
 }
 
 /// Whether the last non-blank byte before `at` is a `.` (attribute access).
@@ -161,7 +206,7 @@ mod tests {
     use super::*;
 
     fn rw(code: &str) -> String {
-        rewrite_ranges(code, "rng").0
+        rewrite_ranges(code, "rng").unwrap().0
     }
 
     fn r(s: &str) -> Range {
@@ -178,7 +223,7 @@ mod tests {
 
     #[test]
     fn rewrites_ranges_in_expressions() {
-        let (code, ranges) = rewrite_ranges("total = sum(A1:C4) + B2", "rng");
+        let (code, ranges) = rewrite_ranges("total = sum(A1:C4) + B2", "rng").unwrap();
         assert_eq!(code, "total = sum(rng(\"A1\", \"C4\")) + B2");
         assert_eq!(ranges, vec![r("A1:C4")]);
 
@@ -194,7 +239,7 @@ mod tests {
         // Reversed corners are normalised.
         assert_eq!(
             rewrite_ranges("C4:A1", "rng"),
-            ("rng(\"A1\", \"C4\")".into(), vec![r("A1:C4")])
+            Ok(("rng(\"A1\", \"C4\")".into(), vec![r("A1:C4")]))
         );
         // Inside indexing without spaces it is still a range.
         assert_eq!(rw("df[A1:B2]"), "df[rng(\"A1\", \"B2\")]");
@@ -230,9 +275,8 @@ mod tests {
             "A1:_B2",
             "obj.A1:B2",
             "obj . A1:B2",
-            "A1:XFE2",
-            "A0:B2",
             "A01:B2",
+            "a1:xfe2",
             "1A1:B2",
             "0xA1:B2",
             "A1:2",
@@ -244,7 +288,7 @@ mod tests {
         ] {
             assert_eq!(
                 rewrite_ranges(code, "rng"),
-                (code.to_string(), vec![]),
+                Ok((code.to_string(), vec![])),
                 "{code}"
             );
         }
@@ -274,7 +318,7 @@ mod tests {
         ] {
             assert_eq!(
                 rewrite_ranges(code, "rng"),
-                (code.to_string(), vec![]),
+                Ok((code.to_string(), vec![])),
                 "{code}"
             );
         }
@@ -300,7 +344,26 @@ mod tests {
 
     #[test]
     fn returns_ranges_in_source_order_with_repeats() {
-        let (_, ranges) = rewrite_ranges("A1:A2 + B1:B2 + A1:A2", "rng");
+        let (_, ranges) = rewrite_ranges("A1:A2 + B1:B2 + A1:A2", "rng").unwrap();
         assert_eq!(ranges, vec![r("A1:A2"), r("B1:B2"), r("A1:A2")]);
+    }
+
+    #[test]
+    fn a_range_past_the_grid_is_an_error_naming_it() {
+        let err = |code: &str| rewrite_ranges(code, "rng").unwrap_err();
+        let e = err("total = sum(A1:XFE2)");
+        assert_eq!(e.token, "A1:XFE2");
+        assert_eq!(
+            e.to_string(),
+            "the range A1:XFE2 is outside the sheet (A1:XFD1048576): cell address \"XFE2\" is \
+             out of range: the last column is XFD"
+        );
+        assert_eq!(err("x = A1:A1048577").token, "A1:A1048577");
+        assert_eq!(err("A0:B2").token, "A0:B2");
+        assert_eq!(err("[B2, ZZZZ1:A1]").token, "ZZZZ1:A1");
+        // The whole grid is fine; inside strings, or spaced, it is not a range at all.
+        assert_eq!(rw("sum(A1:XFD1048576)"), "sum(rng(\"A1\", \"XFD1048576\"))");
+        assert_eq!(rw("'A1:XFE2' # A0:B2"), "'A1:XFE2' # A0:B2");
+        assert_eq!(rw("x[A1 : XFE2]"), "x[A1 : XFE2]");
     }
 }

@@ -36,7 +36,7 @@ impl<C> LiveSheet<C> {
         metadata: &Value,
     ) -> Result<Placement, CellError> {
         let cell_id = metadata["cellId"].as_str();
-        let label = labels::parse(code);
+        let label = labels::read(code).map_err(|e| CellError::new("LabelError", e.to_string()))?;
         let from_metadata = metadata["pysheets"]["address"]
             .as_str()
             .and_then(|a| a.parse::<Address>().ok());

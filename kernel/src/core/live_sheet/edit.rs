@@ -14,19 +14,17 @@ const RANGE_CALL: &str = "__pysheets_range__";
 /// A cell's dependencies for the graph, from the analysis of its code and the ranges the
 /// rewrite found in it: the one place where the graph's view of a cell is made.
 pub fn cell_deps(analysis: &Analysis, ranges: &[Range]) -> CellDeps {
-    let mut reads_addresses: Vec<Address> = analysis
+    let reads_addresses: Vec<Address> = analysis
         .reads_addresses
         .iter()
         .filter_map(|a| a.parse().ok())
         .collect();
-    for range in ranges {
-        reads_addresses.extend(range.addresses());
-    }
     let mut reads_names = analysis.reads_names.clone();
     // `R2` read where no cell sits may be another cell's variable named R2.
     reads_names.extend(analysis.reads_addresses.iter().cloned());
     CellDeps {
         reads_addresses,
+        reads_ranges: ranges.to_vec(),
         reads_names,
         defines: analysis.defines.clone(),
         maybe_defines: analysis.maybe_defines.clone(),
@@ -70,7 +68,8 @@ impl<C> LiveSheet<C> {
         } = self.choose_address(code, metadata)?;
         report.address = Some(address);
         let cell_id = metadata["cellId"].as_str().map(String::from);
-        let (rewritten, ranges) = rewrite_ranges(code, RANGE_CALL);
+        let (rewritten, ranges) = rewrite_ranges(code, RANGE_CALL)
+            .map_err(|e| CellError::new("RangeError", e.to_string()))?;
         // Without its analysis a cell would be recorded as reading nothing: a wrong sheet.
         // A syntax error is the exception: the cell runs and Python shows the SyntaxError.
         let known: Vec<&str> = self.mutating_methods.iter().map(String::as_str).collect();

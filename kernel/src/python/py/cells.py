@@ -75,7 +75,8 @@ def _lookup(address):
 
 
 def _range(start, end):
-    return _sheet.Range(start, end, _lookup)
+    # `_cells.keys` is live: a Range kept in a variable sees cells added since.
+    return _sheet.Range(start, end, _lookup, _cells.keys)
 
 
 builtins.__pysheets_range__ = _range

@@ -1140,14 +1140,22 @@ class Range:
     - iteration yields the non-empty values, row by row (A1, B1, C1, A2, ...), so `sum(A1:A10)`
       and `max(B1:C3)` skip blank cells as a spreadsheet does;
     - `len()` is the number of cells in the rectangle, empty ones included (so it matches
-      `.addresses` and indexing, not the iteration);
+      `.addresses` and indexing, not the iteration); past `MAX_DENSE_CELLS` it is a TypeError
+      (use `.size`), so that `list(r)` does not try to allocate one slot per cell;
     - `r[i]` is the i-th cell in row-major order and `r[i, j]` row i, column j (0-based, negative
       indices count from the end), None for empty cells; a slice gives a list.
+
+    `occupied()`, when given, returns the addresses that may hold a value (the sheet's cells):
+    iterating a range larger than that list walks the list, not the rectangle, so `sum(A1:XFD1048576)`
+    costs what the cells cost. `.values`, `.addresses` and `to_frame()` make one entry per cell of
+    the rectangle, so they refuse one of more than `MAX_DENSE_CELLS` cells.
     """
 
-    __slots__ = ("_col0", "_row0", "_col1", "_row1", "_lookup")
+    __slots__ = ("_col0", "_row0", "_col1", "_row1", "_lookup", "_occupied")
 
-    def __init__(self, start, end, lookup):
+    MAX_DENSE_CELLS = 10_000_000
+
+    def __init__(self, start, end, lookup, occupied=None):
         c0, r0 = parse_address(start)
         c1, r1 = parse_address(end)
         if not callable(lookup):
@@ -1156,6 +1164,7 @@ class Range:
         self._col0, self._col1 = min(c0, c1), max(c0, c1)
         self._row0, self._row1 = min(r0, r1), max(r0, r1)
         self._lookup = lookup
+        self._occupied = occupied
 
     @property
     def start(self):
@@ -1171,6 +1180,12 @@ class Range:
         return self._row1 - self._row0 + 1, self._col1 - self._col0 + 1
 
     def _address_rows(self):
+        if self.size > self.MAX_DENSE_CELLS:
+            raise ValueError(
+                f"{self.start}:{self.end} has {self.size:,} cells, more than the "
+                f"{self.MAX_DENSE_CELLS:,} a list of every cell may hold: iterate it (only the "
+                f"cells that hold values), or take a smaller range"
+            )
         return [[format_address(c, r) for c in range(self._col0, self._col1 + 1)]
                 for r in range(self._row0, self._row1 + 1)]
 
@@ -1184,16 +1199,43 @@ class Range:
         """List of rows, each a list of values; empty cells are None."""
         return [[self._lookup(a) for a in row] for row in self._address_rows()]
 
-    def __len__(self):
+    @property
+    def size(self):
+        """Number of cells in the rectangle, empty ones included, whatever its size."""
         rows, cols = self.shape
         return rows * cols
 
+    def __len__(self):
+        # list(), sorted() and tuple() take len() as the size to allocate: for a huge range a
+        # TypeError (not another error) makes them fall back to growing as they iterate.
+        if self.size > self.MAX_DENSE_CELLS:
+            raise TypeError(
+                f"len() of {self.start}:{self.end}: it has {self.size:,} cells, more than "
+                f"{self.MAX_DENSE_CELLS:,}; use .size"
+            )
+        return self.size
+
     def __iter__(self):
-        for r in range(self._row0, self._row1 + 1):
-            for c in range(self._col0, self._col1 + 1):
-                v = self._lookup(format_address(c, r))
-                if v is not None:
-                    yield v
+        for address in self._candidates():
+            v = self._lookup(address)
+            if v is not None:
+                yield v
+
+    def _candidates(self):
+        """The addresses that may hold a value, row by row: the rectangle's, or the occupied
+        addresses inside it when those are fewer."""
+        occupied = None if self._occupied is None else list(self._occupied())
+        if occupied is None or self.size <= len(occupied):
+            return (format_address(c, r)
+                    for r in range(self._row0, self._row1 + 1)
+                    for c in range(self._col0, self._col1 + 1))
+        inside = []
+        for address in occupied:
+            c, r = parse_address(address)
+            if self._col0 <= c <= self._col1 and self._row0 <= r <= self._row1:
+                inside.append((r, c, address))
+        inside.sort()
+        return (address for _, _, address in inside)
 
     def __getitem__(self, key):
         rows, cols = self.shape

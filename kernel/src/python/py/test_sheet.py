@@ -453,6 +453,38 @@ def test_range_repr_and_single_cell():
     assert len(r) == 1 and list(r) == ["x"]
 
 
+def test_a_whole_sheet_range_walks_only_the_occupied_cells():
+    cells = {"ZZ50000": 3, "A1": 1, "B1": None, "XFD1048576": 4, "C2": 2}
+    seen = []
+
+    def lookup(address):
+        seen.append(address)
+        return cells.get(address)
+
+    r = Range("A1", "XFD1048576", lookup, cells.keys)
+    # Row by row, the empty (None) cell skipped, as in a small range.
+    assert list(r) == [1, 2, 3, 4]
+    assert len(seen) == 5
+    assert sum(r) == 10
+    assert r.size == 16_384 * 1_048_576
+    with pytest.raises(TypeError, match="use .size"):
+        len(r)
+    assert list(Range("B1", "ZZ50000", lookup, cells.keys)) == [2, 3]
+    with pytest.raises(ValueError, match="A1:XFD1048576 has 17,179,869,184 cells"):
+        r.values
+    with pytest.raises(ValueError, match="iterate it"):
+        r.addresses
+
+
+def test_a_small_range_with_occupied_iterates_as_without():
+    occupied = lambda: ["C3", "A1", "B1", "C1", "A2", "C2", "A3", "B3", "Z9"]
+    r = Range("A1", "C3", make_lookup(CELLS), occupied)
+    assert list(r) == list(Range("A1", "C3", make_lookup(CELLS)))
+    # Fewer occupied cells than the rectangle holds: the occupied ones, in row-major order.
+    few = Range("A1", "C3", make_lookup(CELLS), lambda: ["C3", "B1", "A2"])
+    assert list(few) == [2, 4, 9]
+
+
 def test_range_rejects_bad_corners():
     with pytest.raises(ValueError):
         Range("A1", "ZZZZ1", make_lookup({}))
