@@ -21,5 +21,8 @@ fuzz_target!(|text: &str| {
         assert!(endpoint.starts_with("tcp://") || endpoint.starts_with("ipc://"));
     }
     let signer = Signer::new(&info.key);
-    assert_eq!(signer.sign([b"a", b"b", b"c", b"d"]).is_empty(), info.key.is_empty());
+    assert_eq!(
+        signer.sign([b"a", b"b", b"c", b"d"]).is_empty(),
+        info.key.is_empty()
+    );
 });

@@ -8,10 +8,10 @@
 #![no_main]
 
 use bytes::Bytes;
-use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use pysheets_kernel::protocol::signing::{SignatureError, Signer};
 use pysheets_kernel::protocol::wire::{Identity, Message, WireError, DELIMITER};
+use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

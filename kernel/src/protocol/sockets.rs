@@ -384,7 +384,7 @@ fn deliver(frames: Vec<Bytes>, name: &str, signer: &SharedSigner, inbox: &Inbox)
         match Message::from_frames(frames, &mut signer) {
             Ok(msg) => msg,
             Err(e) => {
-                tracing::warn!("{name}: dropped a message: {e}");
+                log_drop(name, &e);
                 return;
             }
         }
@@ -404,6 +404,19 @@ fn deliver(frames: Vec<Bytes>, name: &str, signer: &SharedSigner, inbox: &Inbox)
     };
     if !delivered {
         tracing::warn!("{name}: nobody serves this socket any more");
+    }
+}
+
+/// Logs a dropped message: the first ten, then one in a thousand. Anyone who can connect can
+/// send junk without the key, and must not be able to fill the log's disk with warnings.
+fn log_drop(name: &str, error: &dyn std::fmt::Display) {
+    static DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = DROPPED.fetch_add(1, Ordering::Relaxed);
+    if n < 10 || n.is_multiple_of(1000) {
+        tracing::warn!(
+            "{name}: dropped a message: {error} ({} dropped so far)",
+            n + 1
+        );
     }
 }
 

@@ -135,8 +135,13 @@ impl Message {
             Some(fields) => Header::parsed(p, fields),
             None => Header::empty(),
         };
-        let metadata = dict("metadata", &m).unwrap_or_else(|| json!({}));
-        let content = dict("content", &c).unwrap_or_else(|| json!({}));
+        let metadata = dict("metadata", &m);
+        let content = dict("content", &c);
+        // Half a request is not acted on: both stay empty unless both were read.
+        let (metadata, content) = match (metadata, content) {
+            (Some(m), Some(c)) => (m, c),
+            _ => (json!({}), json!({})),
+        };
         Ok(Message {
             identities,
             header: Arc::new(Header::parsed(h, header)),
