@@ -1,8 +1,8 @@
 //! The five sockets (libzmq, through the `zmq` crate) and the threads that serve them.
 //!
 //! libzmq sockets may be used by one thread at a time, so one thread, "sockets", owns shell,
-//! control, stdin and IOPub: it polls the three ROUTERs for requests and an eventfd that says
-//! "something to send". Everything any thread sends goes through one queue to it, so messages
+//! control, stdin and IOPub: it polls the three ROUTERs for requests, IOPub (an XPUB) for
+//! subscriptions to discard, and an eventfd that says "something to send". Everything any thread sends goes through one queue to it, so messages
 //! leave in the order they were queued *across* sockets too: a reply queued after its outputs
 //! is handed to libzmq after them. Shell requests go, in order, to one consumer (the Python
 //! thread) through a std channel; control requests to a handler on the tokio runtime, so they
@@ -31,7 +31,7 @@ pub const MAX_FRAME_BYTES: i64 = 256 << 20;
 pub const MAX_PING_BYTES: i64 = 64 << 10;
 
 /// How many IOPub messages libzmq queues per subscriber before it drops that subscriber's
-/// further messages (PUB never blocks the publisher). ipykernel keeps libzmq's default, 1000;
+/// further messages (XPUB, like PUB, never blocks the publisher). ipykernel keeps libzmq's default, 1000;
 /// a re-run of a large sheet publishes one message per cell in a burst, so this is higher. It
 /// bounds what a subscriber that never reads costs: this many messages, not the whole session.
 pub const IOPUB_SNDHWM: i32 = 100_000;
@@ -194,7 +194,7 @@ fn bind(
     socket.set_maxmsgsize(max_frame).map_err(fail)?;
     // The process exits without closing sockets; nothing should wait for peers.
     socket.set_linger(0).map_err(fail)?;
-    if kind == zmq::PUB {
+    if kind == zmq::XPUB {
         socket.set_sndhwm(IOPUB_SNDHWM).map_err(fail)?;
     }
     socket.bind(&endpoint).map_err(fail)?;
@@ -228,7 +228,7 @@ pub fn bind_all(info: &ConnectionInfo) -> Result<Bound, SocketError> {
         )?,
         iopub: bind(
             &context,
-            zmq::PUB,
+            zmq::XPUB,
             "iopub",
             at(info.iopub_port),
             MAX_FRAME_BYTES,
@@ -322,14 +322,17 @@ fn run(
         (&bound.control, "control"),
         (&bound.stdin, "stdin"),
     ];
+    // Outgoing items left in the queue after a turn: poll without waiting, then send more.
+    let mut backlog = false;
     loop {
         let mut items = [
             bound.shell.as_poll_item(zmq::POLLIN),
             bound.control.as_poll_item(zmq::POLLIN),
             bound.stdin.as_poll_item(zmq::POLLIN),
             zmq::PollItem::from_fd(waker.fd.as_raw_fd(), zmq::POLLIN),
+            bound.iopub.as_poll_item(zmq::POLLIN),
         ];
-        if let Err(e) = zmq::poll(&mut items, -1) {
+        if let Err(e) = zmq::poll(&mut items, if backlog { 0 } else { -1 }) {
             if e != zmq::Error::EINTR {
                 tracing::error!("sockets: poll failed: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(10));
@@ -337,14 +340,29 @@ fn run(
             continue;
         }
         let readable: Vec<bool> = items.iter().map(zmq::PollItem::is_readable).collect();
-        if readable[3] {
+        if readable[3] || backlog {
             waker.take();
-            loop {
+            backlog = true;
+            // Bounded, so that a cell flooding output cannot keep an interrupt on control
+            // from being read.
+            for _ in 0..TURN * 16 {
                 match outgoing.try_recv() {
                     Ok(item) => send(&bound, item, &signer),
-                    Err(std_mpsc::TryRecvError::Empty) => break,
+                    Err(std_mpsc::TryRecvError::Empty) => {
+                        backlog = false;
+                        break;
+                    }
                     // Every Outbox is gone: nobody will send or consume anything any more.
                     Err(std_mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
+        }
+        if readable[4] {
+            // Subscriptions, read only to be discarded. A PUB socket cannot be read, and libzmq
+            // kept what it was sent (measured: about 11 KB per peer that sent junk to IOPub).
+            for _ in 0..TURN {
+                if receive(&bound.iopub).is_err() {
+                    break;
                 }
             }
         }
@@ -429,7 +447,7 @@ fn send(bound: &Bound, item: Outgoing, signer: &SharedSigner) {
     };
     let one = |msg: &Message| {
         let frames = msg.to_frames(&signer.lock().unwrap_or_else(|p| p.into_inner()));
-        // ROUTER drops what it cannot route and PUB what a slow subscriber has no room for;
+        // ROUTER drops what it cannot route and XPUB what a slow subscriber has no room for;
         // neither blocks, so a peer can never stall this thread.
         let sent = socket.send_multipart(frames.iter().map(|f| &f[..]), zmq::DONTWAIT);
         if let Err(e) = sent {
