@@ -8,10 +8,13 @@ export PYO3_PYTHON=${PYSHEETS_BUILD_PYTHON:-$(command -v python3)}
 
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path kernel/fuzz/Cargo.toml --all -- --check
 echo "[test] cargo clippy -D warnings"
 cargo clippy --release --all-targets --quiet -- -D warnings
 echo "[test] cargo test"
 cargo test --release --quiet
+echo "[test] fuzz: every target of kernel/fuzz for a short run (installs cargo-fuzz if missing)"
+bash scripts/fuzz.sh "${PYSHEETS_FUZZ_SECONDS:-10}"
 echo "[test] grid extension: lint (eslint, prettier, stylelint) and unit tests (jest)"
 (cd labextension && PATH="$PWD/../.venv/bin:$PATH" jlpm lint:check && PATH="$PWD/../.venv/bin:$PATH" jlpm test)
 echo "[test] pytest: the embedded Python runtime's unit tests (beside it, in kernel/src/python/py)"

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 import zmq
-from conftest import assert_ok, execute
+from conftest import IS_PYSHEETS, assert_ok, collect_iopub, execute, get_reply
 from jupyter_client.session import Session
 
 DELIM = b"<IDS|MSG>"
@@ -193,8 +193,70 @@ def test_malformed_frames_do_not_kill_kernel(shell: RawPeer, case: str) -> None:
         frames = [DELIM, shell.sign(parts[case]), *parts[case]]
     shell.sock.send_multipart(frames)
     got = [r for r in shell.replies(0.5) if r["header"]["msg_type"] != "status"]
-    assert not got or all(r["header"]["msg_type"] == "error" for r in got)
+    if case == "bad-json-content" and IS_PYSHEETS:
+        # Signed, with a readable header: the request is known, so it is answered with an
+        # error (see test_unreadable_request_is_answered_with_an_error).
+        assert [(r["msg_type"], r["content"]["status"]) for r in got] == [
+            ("kernel_info_reply", "error")
+        ]
+    else:
+        assert not got or all(r["header"]["msg_type"] == "error" for r in got)
     assert shell.kernel_info_ok(), f"kernel stopped answering after {case}"
+
+
+# Deeper than any JSON parser's default nesting limit (serde_json's is 128), within Python's.
+DEEP = {"a": 1}
+for _ in range(300):
+    DEEP = {"nested": DEEP}
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.parametrize("part", ["metadata", "content"])
+@pytest.mark.parametrize("channel", ["shell", "control"])
+def test_unreadable_request_is_answered_with_an_error(kc: Any, channel: str, part: str) -> None:
+    """A signed request whose header names it but whose metadata or content cannot be parsed
+    gets its reply with status "error" on its own channel, and busy/idle on IOPub: a client
+    waiting for the reply (or for idle) does not wait forever."""
+    msg_type = "execute_request" if channel == "shell" else "kernel_info_request"
+    content: dict[str, Any] = {"code": "unreadable_ran = True", "silent": False}
+    if channel == "control":
+        content = {}
+    metadata: dict[str, Any] = {}
+    if part == "metadata":
+        metadata = DEEP
+    else:
+        content["deep"] = DEEP
+    msg = kc.session.msg(msg_type, content, metadata=metadata)
+    getattr(kc, f"{channel}_channel").send(msg)
+    msg_id = msg["header"]["msg_id"]
+    reply = get_reply(kc, msg_id, channel=channel)
+    assert reply["msg_type"] == msg_type.replace("_request", "_reply")
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "InvalidRequest"
+    assert part in reply["content"]["evalue"], reply["content"]["evalue"]
+    states = [
+        m["content"]["execution_state"]
+        for m in collect_iopub(kc, msg_id)
+        if m["msg_type"] == "status"
+    ]
+    assert states == ["busy", "idle"]
+    # Nothing of it ran, and the kernel serves the next request.
+    reply, iopub = execute(kc, "'unreadable_ran' in globals()")
+    assert_ok(reply)
+    res = [m for m in iopub if m["msg_type"] == "execute_result"]
+    assert res[0]["content"]["data"]["text/plain"] == "False"
+
+
+def test_unreadable_request_with_a_bad_signature_gets_no_reply(info: dict[str, Any]) -> None:
+    """The error reply is for clients holding the key only: without it, silence."""
+    bad = RawPeer(info, "shell", key=b"not-the-right-key")
+    try:
+        bad.session.send(bad.sock, "kernel_info_request", {}, metadata=DEEP)
+        assert bad.replies(1.5) == []
+        assert bad.kernel_info_ok()
+    finally:
+        bad.close()
 
 
 def test_unknown_msg_type_does_not_kill_kernel(shell: RawPeer) -> None:

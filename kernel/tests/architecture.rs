@@ -366,7 +366,7 @@ fn sheet_uses_only_petgraph_thiserror_and_rustc_hash() {
     let allowed = ["petgraph", "thiserror", "rustc_hash"];
     check(
         "`sheet/` is pure Rust: of the dependencies it uses only petgraph, thiserror and \
-         rustc_hash (no pyo3, zeromq, serde_json, tokio)",
+         rustc_hash (no pyo3, zmq, serde_json, tokio)",
         all_uses()
             .into_iter()
             .filter(|u| layer_of(&u.file) == Some("sheet"))
@@ -435,7 +435,7 @@ fn the_scanner_sees_the_edges_that_exist() {
         );
     }
     assert!(seen("python", Target::Crate("pyo3".into())));
-    assert!(seen("protocol", Target::Crate("zeromq".into())));
+    assert!(seen("protocol", Target::Crate("zmq".into())));
     assert!(seen("sheet", Target::Crate("petgraph".into())));
 }
 

@@ -25,6 +25,11 @@ pub async fn serve(
         };
         status("busy");
         match msg.msg_type() {
+            _ if msg.invalid.is_some() => {
+                if let Some(reply) = identity.error_reply(&msg) {
+                    let _ = outbox.control.send(reply);
+                }
+            }
             "kernel_info_request" => {
                 reply("kernel_info_reply", kernel_info::content(&python_version))
             }

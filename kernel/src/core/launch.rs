@@ -1,8 +1,8 @@
 //! Starting a kernel from a connection file: sockets, then Python, then serving.
 //!
 //! Threads: this (the process's main) thread initialises CPython and then serves shell
-//! requests; tokio workers serve the sockets and control; heartbeat, the stream flusher and
-//! the fd readers have threads of their own. SIGINT is blocked everywhere but here, so an
+//! requests; the "sockets" thread owns shell, control, stdin and IOPub; one tokio worker
+//! answers control; heartbeat, the stream flusher and the fd readers have threads of their own. SIGINT is blocked everywhere but here, so an
 //! interrupt in `signal` mode lands on the thread that runs the cell.
 
 use super::{control, history, interrupt, shell::Shell, wire_sink::WireSink};
@@ -28,15 +28,15 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
     init_logging();
     interrupt::set_sigint_blocked(true);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("sockets")
+        .worker_threads(1)
+        .thread_name("control")
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(format!("cannot start the socket runtime: {e}")),
+        Err(e) => return fail(format!("cannot start the control runtime: {e}")),
     };
-    let bound = match runtime.block_on(sockets::bind_all(&info)) {
+    let bound = match sockets::bind_all(&info) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -49,17 +49,14 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
     let (shell_tx, shell_rx) = std::sync::mpsc::channel();
     let (stdin_tx, stdin_rx) = std::sync::mpsc::channel();
     let (control_tx, control_rx) = tokio::sync::mpsc::unbounded_channel();
-    let outbox = {
-        let _guard = runtime.enter();
-        sockets::serve(
-            bound,
-            signer,
-            Inbox {
-                shell: shell_tx,
-                stdin: stdin_tx,
-                control: control_tx,
-            },
-        )
+    let inbox = Inbox {
+        shell: shell_tx,
+        stdin: stdin_tx,
+        control: control_tx,
+    };
+    let outbox = match sockets::serve(bound, signer, inbox) {
+        Ok(outbox) => outbox,
+        Err(e) => return fail(e),
     };
     let sink = Arc::new(WireSink::new(identity.clone(), outbox.clone(), stdin_rx));
     bridge::install(sink.clone());

@@ -92,6 +92,11 @@ impl Shell {
     fn handle(&mut self, msg: &Message, requests: &Receiver<Message>, aborted: bool) {
         self.publish(msg, "status", json!({"execution_state": "busy"}));
         match msg.msg_type() {
+            _ if msg.invalid.is_some() => {
+                if let Some(reply) = self.identity.error_reply(msg) {
+                    let _ = self.outbox.shell.send(reply);
+                }
+            }
             "execute_request" if aborted => self.abort(msg),
             "execute_request" => self.execute(msg, requests),
             "kernel_info_request" => self.reply(

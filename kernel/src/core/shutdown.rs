@@ -1,22 +1,16 @@
 //! shutdown_request, on shell or control: one answer for both channels.
 
-use crate::protocol::sockets::Outbox;
+use crate::protocol::sockets::{Outbox, Sender};
 use crate::protocol::wire::{Identity, Message};
 use serde_json::json;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedSender;
 
 /// How long the socket writers get to hand the last messages over before the process ends.
 const GRACE: Duration = Duration::from_millis(50);
 
 /// Answers `msg`: `shutdown_reply` on the channel it came on (`reply_to`), the same content
 /// on IOPub (as ipykernel does, for the other clients), then `idle`.
-pub fn answer(
-    identity: &Identity,
-    outbox: &Outbox,
-    reply_to: &UnboundedSender<Message>,
-    msg: &Message,
-) {
+pub fn answer(identity: &Identity, outbox: &Outbox, reply_to: &Sender<Message>, msg: &Message) {
     let restart = msg.bool_field("restart", false);
     let content = json!({"status": "ok", "restart": restart});
     let _ = reply_to.send(identity.reply(msg, "shutdown_reply", content.clone()));

@@ -85,6 +85,11 @@ pub struct Message {
     /// path of re-run batches: one allocation rather than a tree of them per message.
     pub raw_content: Option<Bytes>,
     pub buffers: Vec<Bytes>,
+    /// Why a signed request with a readable header could not be read further (parent header,
+    /// metadata or content not a JSON object, or nested too deep): `metadata` and `content`
+    /// are then empty, and the request is answered with an error (see [`error_reply`]) rather
+    /// than dropped, so that its client does not wait forever.
+    pub invalid: Option<String>,
 }
 
 fn parse_dict(name: &'static str, frame: &[u8]) -> Result<Value, WireError> {
@@ -118,15 +123,34 @@ impl Message {
         if !has("msg_type") || !has("msg_id") {
             return Err(WireError::NoMsgType);
         }
-        let parent = parse_dict("parent_header", &p)?;
+        // From here on the request is known (id, type, session): what cannot be read is
+        // reported to its client instead of dropping the request.
+        let mut invalid = None;
+        let mut dict = |name, frame: &[u8]| {
+            parse_dict(name, frame)
+                .map_err(|e| invalid.get_or_insert(e.to_string()).clone())
+                .ok()
+        };
+        let parent_header = match dict("parent_header", &p) {
+            Some(fields) => Header::parsed(p, fields),
+            None => Header::empty(),
+        };
+        let metadata = dict("metadata", &m);
+        let content = dict("content", &c);
+        // Half a request is not acted on: both stay empty unless both were read.
+        let (metadata, content) = match (metadata, content) {
+            (Some(m), Some(c)) => (m, c),
+            _ => (json!({}), json!({})),
+        };
         Ok(Message {
             identities,
             header: Arc::new(Header::parsed(h, header)),
-            parent_header: Arc::new(Header::parsed(p, parent)),
-            metadata: parse_dict("metadata", &m)?,
-            content: parse_dict("content", &c)?,
+            parent_header: Arc::new(parent_header),
+            metadata,
+            content,
             raw_content: None,
             buffers,
+            invalid,
         })
     }
 
@@ -253,7 +277,24 @@ impl Identity {
             content,
             raw_content: None,
             buffers: Vec::new(),
+            invalid: None,
         }
+    }
+
+    /// The answer to a request that could not be read ([`Message::invalid`]): its
+    /// `<type>_reply` with status "error" saying why. None for a readable request, or for a
+    /// type that has no reply (comm messages).
+    pub fn error_reply(&self, request: &Message) -> Option<Message> {
+        let why = request.invalid.as_deref()?;
+        let msg_type = request.msg_type();
+        let kind = msg_type.strip_suffix("_request")?;
+        let content = json!({
+            "status": "error",
+            "ename": "InvalidRequest",
+            "evalue": format!("the kernel could not read this {msg_type}: {why}"),
+            "traceback": [],
+        });
+        Some(self.reply(request, &format!("{kind}_reply"), content))
     }
 
     /// [`Identity::broadcast`] with the content already as JSON text.
@@ -283,6 +324,7 @@ impl Identity {
             content,
             raw_content: None,
             buffers: Vec::new(),
+            invalid: None,
         }
     }
 }
@@ -318,6 +360,7 @@ mod tests {
             content: json!({"code": "1 + 1", "silent": false}),
             raw_content: None,
             buffers: vec![Bytes::from_static(b"raw buffer")],
+            invalid: None,
         };
         msg.to_frames(signer)
     }
@@ -384,7 +427,56 @@ mod tests {
             b("{}"),
             b("{}"),
         ];
-        assert!(Message::from_frames(list, &mut signer).is_err());
+        // The header names the request: it is kept, to be answered with an error.
+        let msg = Message::from_frames(list, &mut signer).unwrap();
+        assert!(msg.invalid.unwrap().contains("parent_header"));
+    }
+
+    #[test]
+    fn a_signed_request_that_cannot_be_read_is_answered_with_an_error() {
+        let mut signer = Signer::new("k");
+        let mut frames = request(&signer);
+        let n = frames.len();
+        // Deeper than serde_json's recursion limit (128).
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        frames[n - 3] = Bytes::from(deep);
+        let sig = signer.sign([
+            &frames[3][..],
+            &frames[4][..],
+            &frames[5][..],
+            &frames[6][..],
+        ]);
+        frames[2] = Bytes::from(sig);
+        let msg = Message::from_frames(frames, &mut signer).unwrap();
+        assert!(msg.invalid.as_deref().unwrap().contains("metadata"));
+        assert_eq!(msg.metadata, json!({}));
+        assert_eq!(msg.content, json!({}));
+        let id = Identity::new();
+        let reply = id.error_reply(&msg).expect("a request gets a reply");
+        assert_eq!(reply.header["msg_type"], "execute_reply");
+        assert_eq!(reply.parent_header, msg.header);
+        assert_eq!(reply.identities, msg.identities);
+        assert_eq!(reply.content["status"], "error");
+        assert_eq!(reply.content["ename"], "InvalidRequest");
+        assert!(reply.content["evalue"]
+            .as_str()
+            .unwrap()
+            .contains("recursion"));
+        // A readable request has no error reply.
+        let fine = Message::from_frames(request(&signer), &mut signer).unwrap();
+        assert!(fine.invalid.is_none() && id.error_reply(&fine).is_none());
+    }
+
+    #[test]
+    fn an_unreadable_message_with_a_bad_signature_is_still_refused() {
+        let mut signer = Signer::new("k");
+        let mut frames = request(&signer);
+        let n = frames.len();
+        frames[n - 3] = Bytes::from_static(b"[[[");
+        assert!(matches!(
+            Message::from_frames(frames, &mut signer),
+            Err(WireError::Signature(SignatureError::Mismatch))
+        ));
     }
 
     #[test]
