@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often buffered output is sent while a cell runs (ipykernel flushes every 0.2 s).
 pub const STREAM_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -19,6 +19,32 @@ pub const STREAM_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// hands its text over and waits until the socket has it: a cell printing without end runs at
 /// the pace output can be sent, in bounded memory, instead of piling it up.
 pub const STREAM_CHUNK: usize = 64 * 1024;
+
+/// How fast a cell's printed text leaves at most (bytes a second). Handing text to libzmq never
+/// blocks, so without a pace a cell printing without end queues it faster than any frontend
+/// reads (measured: 1.7 GB in 8 s with a jupyter_client reading all the while); at this pace
+/// frontends keep up, and no notebook shows more than this usefully anyway.
+pub const STREAM_RATE: f64 = 32.0 * 1024.0 * 1024.0;
+
+/// The text sent in the current second, to keep [`STREAM_RATE`].
+struct Pace {
+    since: Instant,
+    bytes: usize,
+}
+
+impl Pace {
+    /// Counts `bytes` more; returns how long to wait to stay within the rate.
+    fn after(&mut self, bytes: usize) -> Duration {
+        let now = Instant::now();
+        if now.duration_since(self.since) >= Duration::from_secs(1) {
+            self.since = now;
+            self.bytes = 0;
+        }
+        self.bytes += bytes;
+        let due = self.since + Duration::from_secs_f64(self.bytes as f64 / STREAM_RATE);
+        due.saturating_duration_since(now)
+    }
+}
 
 /// Where what Python publishes goes: the kernel core implements it with the protocol's outbox
 /// (parent header of the request being served, IOPub batches, the stdin channel). Called on
@@ -67,6 +93,7 @@ struct RequestState {
 pub struct Bridge {
     sink: Arc<dyn Sink>,
     state: Mutex<RequestState>,
+    pace: Mutex<Pace>,
 }
 
 static BRIDGE: OnceLock<Bridge> = OnceLock::new();
@@ -76,6 +103,10 @@ pub fn install(sink: Arc<dyn Sink>) {
     let _ = BRIDGE.set(Bridge {
         sink,
         state: Mutex::new(RequestState::default()),
+        pace: Mutex::new(Pace {
+            since: Instant::now(),
+            bytes: 0,
+        }),
     });
     std::thread::Builder::new()
         .name("stream-flush".into())
@@ -129,29 +160,41 @@ impl Bridge {
         state.streams_muted = muted;
     }
 
-    /// Buffers text for its stream. Returns whether the buffer was full and has been handed
-    /// over: the writer should then [`Bridge::wait_sent`] (without holding the GIL).
-    pub fn write_stream(&self, name: &str, text: &str) -> bool {
+    /// Buffers text for its stream. Returns how many bytes it handed over because the buffer
+    /// was full (0 if none): the writer should then [`Bridge::wait_sent`] them (without
+    /// holding the GIL).
+    pub fn write_stream(&self, name: &str, text: &str) -> usize {
         let mut state = self.lock();
         if state.muted || state.streams_muted {
-            return false;
+            return 0;
         }
         if name == "stderr" {
             state.stderr.push_str(text);
         } else {
             state.stdout.push_str(text);
         }
-        if state.stdout.len() + state.stderr.len() < STREAM_CHUNK {
-            return false;
+        let buffered = state.stdout.len() + state.stderr.len();
+        if buffered < STREAM_CHUNK {
+            return 0;
         }
         self.queue_streams(&mut state);
         self.sink.flush();
-        true
+        buffered
     }
 
-    /// Returns once what has been flushed is on the socket.
-    pub fn wait_sent(&self) {
+    /// Returns once what has been flushed is on the socket, and the text sent keeps within
+    /// [`STREAM_RATE`].
+    pub fn wait_sent(&self, bytes: usize) {
         self.sink.wait_sent();
+        let wait = self
+            .pace
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .after(bytes);
+        // In short sleeps: the writer's thread checks for an interrupt in between.
+        if !wait.is_zero() {
+            std::thread::sleep(wait.min(Duration::from_millis(100)));
+        }
     }
 
     /// Sends buffered text and queued messages now (`sys.stdout.flush()`, end of a request).
@@ -435,9 +478,10 @@ fn publish_text_value(update: bool, display_id: &str, text: &str) -> PyResult<()
 #[pyfunction]
 fn write_stream(py: Python<'_>, name: &str, text: &str) -> PyResult<()> {
     let bridge = bridge()?;
-    if bridge.write_stream(name, text) {
+    let handed = bridge.write_stream(name, text);
+    if handed > 0 {
         // Other threads run, and an interrupt lands, while the socket catches up.
-        py.detach(|| bridge.wait_sent());
+        py.detach(|| bridge.wait_sent(handed));
     }
     Ok(())
 }
@@ -469,6 +513,17 @@ pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 mod tests {
     use super::*;
     use std::ffi::CString;
+
+    #[test]
+    fn the_pace_keeps_printed_text_within_the_rate() {
+        let mut pace = Pace {
+            since: Instant::now(),
+            bytes: 0,
+        };
+        assert!(pace.after(1024) < Duration::from_millis(1));
+        let second = pace.after(STREAM_RATE as usize);
+        assert!(second > Duration::from_millis(900) && second < Duration::from_millis(1010));
+    }
 
     #[test]
     fn chunks_cut_at_character_boundaries_and_lose_nothing() {

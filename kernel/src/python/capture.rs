@@ -129,9 +129,10 @@ fn emit(name: &str, bytes: &[u8]) {
         return;
     }
     if let Some(b) = bridge::get() {
-        if b.write_stream(name, &String::from_utf8_lossy(bytes)) {
+        let handed = b.write_stream(name, &String::from_utf8_lossy(bytes));
+        if handed > 0 {
             // The pipe fills meanwhile, so a process writing to fd 1 waits too.
-            b.wait_sent();
+            b.wait_sent(handed);
         }
     }
 }
