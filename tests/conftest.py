@@ -100,15 +100,18 @@ def kernel_spec(name: str = KERNEL_NAME) -> Any:
 
 
 def start_kernel(
-    name: str = KERNEL_NAME, kernel_spec_manager: KernelSpecManager | None = None
+    name: str = KERNEL_NAME,
+    kernel_spec_manager: KernelSpecManager | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[KernelManager, Any]:
-    """Start a kernel by kernelspec name and return (manager, ready blocking client)."""
+    """Start a kernel by kernelspec name (with `env` added to its environment) and return
+    (manager, ready blocking client)."""
     kwargs: dict[str, Any] = {"kernel_name": name}
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
     km = KernelManager(**kwargs)
     km.ip = "127.0.0.1"
-    km.start_kernel(env=clean_env())
+    km.start_kernel(env=clean_env(**(env or {})))
     kc = km.client()
     kc.start_channels()
     try:

@@ -8,24 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import STARTUP_TIMEOUT, assert_ok, clean_env, execute, get_reply, stop_kernel
-from jupyter_client import KernelManager
+from conftest import assert_ok, execute, get_reply, start_kernel, stop_kernel
 
 pytestmark = pytest.mark.pysheets_only  # the file and its place are PySheets'
 
 
-def start_with_data_dir(data_dir: Path) -> tuple[KernelManager, Any]:
-    km = KernelManager(kernel_name="pysheets")
-    km.ip = "127.0.0.1"
-    km.start_kernel(env=clean_env(JUPYTER_DATA_DIR=str(data_dir)))
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=STARTUP_TIMEOUT)
-    except BaseException:
-        stop_kernel(km, kc)
-        raise
-    return km, kc
+def start_with_data_dir(data_dir: Path) -> tuple[Any, Any]:
+    return start_kernel(env={"JUPYTER_DATA_DIR": str(data_dir)})
 
 
 def tail(kc: Any, n: int = 10) -> list[list[Any]]:

@@ -13,11 +13,12 @@ import random
 import socket
 import struct
 import time
-from typing import Any, Iterator
+from typing import Any
 
+import psutil
 import pytest
 import zmq
-from conftest import IS_PYSHEETS, STARTUP_TIMEOUT, assert_ok, execute, get_reply, start_kernel, stop_kernel
+from conftest import IS_PYSHEETS, STARTUP_TIMEOUT, assert_ok, execute, get_reply
 
 PORTS = ["shell", "control", "stdin", "hb", "iopub"]
 # What a legitimate peer of each port is: the handshake fails without a matching type.
@@ -135,24 +136,13 @@ def send_raw(address: tuple[str, int], data: bytes, wait_close: float = 0.0) -> 
 
 
 def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-@pytest.fixture(scope="module")
-def module_kernel() -> Iterator[tuple[Any, Any]]:
-    km, kc = start_kernel()
-    yield km, kc
-    stop_kernel(km, kc)
+    return psutil.Process(pid).memory_info().rss
 
 
 @pytest.fixture
-def target(module_kernel: tuple[Any, Any]) -> tuple[Any, Any]:
+def target(shared_kernel: tuple[Any, Any]) -> tuple[Any, Any]:
     """The module's kernel, restarted if an earlier attack killed it: each case fails alone."""
-    km, kc = module_kernel
+    km, kc = shared_kernel
     if not km.is_alive():
         km.restart_kernel(now=True)
         kc.wait_for_ready(timeout=STARTUP_TIMEOUT)

@@ -2,8 +2,9 @@
 //!
 //! Threads: this (the process's main) thread initialises CPython and then serves shell
 //! requests; the "sockets" thread owns shell, control, stdin and IOPub; one tokio worker
-//! answers control; heartbeat, the stream flusher and the fd readers have threads of their own. SIGINT is blocked everywhere but here, so an
-//! interrupt in `signal` mode lands on the thread that runs the cell.
+//! answers control; heartbeat, the stream flusher and the fd readers have threads of their
+//! own. SIGINT is blocked everywhere but here, so an interrupt in `signal` mode lands on the
+//! thread that runs the cell.
 
 use super::{control, history, interrupt, shell::Shell, wire_sink::WireSink};
 use crate::protocol::connection::ConnectionInfo;

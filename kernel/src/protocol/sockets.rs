@@ -203,36 +203,12 @@ fn bind(
 
 pub fn bind_all(info: &ConnectionInfo) -> Result<Bound, SocketError> {
     let context = zmq::Context::new();
-    let at = |port| info.endpoint(port);
+    let on = |kind, name, port| bind(&context, kind, name, info.endpoint(port), MAX_FRAME_BYTES);
     Ok(Bound {
-        shell: bind(
-            &context,
-            zmq::ROUTER,
-            "shell",
-            at(info.shell_port),
-            MAX_FRAME_BYTES,
-        )?,
-        control: bind(
-            &context,
-            zmq::ROUTER,
-            "control",
-            at(info.control_port),
-            MAX_FRAME_BYTES,
-        )?,
-        stdin: bind(
-            &context,
-            zmq::ROUTER,
-            "stdin",
-            at(info.stdin_port),
-            MAX_FRAME_BYTES,
-        )?,
-        iopub: bind(
-            &context,
-            zmq::XPUB,
-            "iopub",
-            at(info.iopub_port),
-            MAX_FRAME_BYTES,
-        )?,
+        shell: on(zmq::ROUTER, "shell", info.shell_port)?,
+        control: on(zmq::ROUTER, "control", info.control_port)?,
+        stdin: on(zmq::ROUTER, "stdin", info.stdin_port)?,
+        iopub: on(zmq::XPUB, "iopub", info.iopub_port)?,
         _context: context,
     })
 }

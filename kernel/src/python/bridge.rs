@@ -305,10 +305,7 @@ fn chunks(text: &str, max: usize) -> impl Iterator<Item = &str> {
         if rest.is_empty() {
             return None;
         }
-        let mut end = rest.len().min(max);
-        while !rest.is_char_boundary(end) {
-            end -= 1;
-        }
+        let mut end = rest.floor_char_boundary(max);
         if end == 0 {
             end = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
@@ -388,24 +385,24 @@ impl JsonConverter {
             self.path.pop();
             Value::Object(map)
         } else if let Ok(l) = obj.cast::<PyList>() {
-            self.enter(obj)?;
-            let items = l
-                .iter()
-                .map(|v| self.convert(&v))
-                .collect::<Result<_, _>>()?;
-            self.path.pop();
-            Value::Array(items)
+            self.array(obj, l.iter())?
         } else if let Ok(t) = obj.cast::<PyTuple>() {
-            self.enter(obj)?;
-            let items = t
-                .iter()
-                .map(|v| self.convert(&v))
-                .collect::<Result<_, _>>()?;
-            self.path.pop();
-            Value::Array(items)
+            self.array(obj, t.iter())?
         } else {
             Value::String(obj.to_string())
         })
+    }
+
+    /// A list or tuple `obj` with these items, as a JSON array.
+    fn array<'py>(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        items: impl Iterator<Item = Bound<'py, PyAny>>,
+    ) -> Result<Value, JsonError> {
+        self.enter(obj)?;
+        let items = items.map(|v| self.convert(&v)).collect::<Result<_, _>>()?;
+        self.path.pop();
+        Ok(Value::Array(items))
     }
 
     /// Starts converting a container (the caller pops it when done).

@@ -244,9 +244,9 @@ pub struct Sheet {
     /// Cells whose precedents changed since [`Sheet::take_rewired`] last asked (the journal
     /// records what a cell reads only when that changes).
     rewired: rustc_hash::FxHashSet<Address>,
-    /// reader → the ranges it reads. A range's edges come from the cells inside it, so a
-    /// cell that appears or goes is checked against these rectangles (few, in practice).
-    range_readers: HashMap<Address, Vec<Range>>,
+    /// The cells that read ranges. A range's edges come from the cells inside it, so a cell
+    /// that appears or goes is checked against these readers' rectangles (few, in practice).
+    range_readers: BTreeSet<Address>,
 }
 
 impl Sheet {
@@ -362,14 +362,17 @@ impl Sheet {
         for read in reads_addresses {
             self.add_reason(read, addr);
         }
-        let ranges = self.cells[&addr].deps.reads_ranges.clone();
-        for range in &ranges {
-            for inside in self.cells_in(range) {
-                self.add_reason(inside, addr);
-            }
+        let inside: Vec<Address> = self.cells[&addr]
+            .deps
+            .reads_ranges
+            .iter()
+            .flat_map(|range| self.cells_in(range))
+            .collect();
+        for cell in inside {
+            self.add_reason(cell, addr);
         }
-        if !ranges.is_empty() {
-            self.range_readers.insert(addr, ranges);
+        if !self.cells[&addr].deps.reads_ranges.is_empty() {
+            self.range_readers.insert(addr);
         }
         roots.sort();
         roots.dedup();
@@ -440,7 +443,8 @@ impl Sheet {
     /// the edge).
     fn range_readers_of(&self, addr: Address) -> Vec<Address> {
         let mut out = Vec::new();
-        for (&reader, ranges) in &self.range_readers {
+        for &reader in &self.range_readers {
+            let ranges = &self.cells[&reader].deps.reads_ranges;
             let n = ranges.iter().filter(|r| r.contains(addr)).count();
             out.extend(std::iter::repeat_n(reader, n));
         }
@@ -449,7 +453,9 @@ impl Sheet {
 
     /// The ranges the cell at `addr` reads.
     pub fn ranges_read(&self, addr: Address) -> &[Range] {
-        self.range_readers.get(&addr).map_or(&[], Vec::as_slice)
+        self.cells
+            .get(&addr)
+            .map_or(&[], |cell| cell.deps.reads_ranges.as_slice())
     }
 
     /// Moves cells to new positions (`pos_of` gives each cell's), re-resolving every name.

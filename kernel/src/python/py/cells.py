@@ -242,8 +242,9 @@ def run(c, mode, execution_count, empty, bind):
                 _publish_value(c, mode, data, metadata)
                 png = _small_png(data)
     if type(value) in _SIMPLE:
-        summary = plain if plain is not None else _display.format_bundle(value, report=None)[
-            0]["text/plain"]
+        if plain is None:
+            plain = _display.format_bundle(value, report=None)[0]["text/plain"]
+        summary = plain
         value_type = type(value).__name__
     else:
         summary = _display.clean_text(_sheet.summarize(value, text=plain))

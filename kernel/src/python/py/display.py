@@ -73,10 +73,16 @@ def _plain(obj):
         return f"<{type(obj).__name__} object (repr failed: {_exc_line(exc)})>", exc
 
 
-def _exc_line(exc):
+def exception_text(exc):
+    """str(exc), or what the traceback module shows when that raises or gives no str."""
     text, failed = _call(str, exc)
     if failed is not None or not isinstance(text, str):
-        text = "<exception str() failed>"  # what the traceback module prints
+        return "<exception str() failed>"
+    return text
+
+
+def _exc_line(exc):
+    text = exception_text(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

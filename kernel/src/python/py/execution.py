@@ -73,20 +73,9 @@ def format_exception(exc):
     text = _display.clean_text("".join(lines).rstrip("\n"))
     return {
         "ename": type(exc).__name__,
-        "evalue": _display.clean_text(_exception_text(exc)),
+        "evalue": _display.clean_text(_display.exception_text(exc)),
         "traceback": text.split("\n"),
     }
-
-
-def _exception_text(exc):
-    """str(exc), or what the traceback module shows when that raises too."""
-    try:
-        text = str(exc)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        return "<exception str() failed>"
-    return text if isinstance(text, str) else "<exception str() failed>"
 
 
 def publish_error(err):
