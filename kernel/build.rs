@@ -1,20 +1,17 @@
-//! Makes the binary find, at run time, the same libpython it was linked against.
+//! For `cargo test` and `cargo bench`, which run Rust code that starts CPython itself: the
+//! binaries must find, at run time, the libpython they were linked against (without an rpath
+//! the loader picks the system's, Debian's 3.11.2 here, whose `sys.prefix` is `/usr`).
 //!
-//! Without an rpath the dynamic loader picks the system's libpython (Debian's 3.11.2 here),
-//! whose `sys.prefix` is `/usr` and which never sees the project's venv.
+//! The extension module the wheel ships (maturin sets PYO3_BUILD_EXTENSION_MODULE) links no
+//! libpython and gets no rpath: the interpreter that loads it provides Python.
 
 fn main() {
-    let config = pyo3_build_config::get();
-    if let Some(lib_dir) = config.lib_dir() {
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-env-changed=PYO3_BUILD_EXTENSION_MODULE");
+    if std::env::var_os("PYO3_BUILD_EXTENSION_MODULE").is_some() {
+        return;
+    }
+    if let Some(lib_dir) = pyo3_build_config::get().lib_dir() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     }
-    let version = config.version();
-    println!(
-        "cargo:rustc-env=PYSHEETS_PYTHON_VERSION={}.{}",
-        version.major, version.minor
-    );
-    if let Some(executable) = config.executable() {
-        println!("cargo:rustc-env=PYSHEETS_BUILD_PYTHON={executable}");
-    }
-    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 }

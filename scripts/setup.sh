@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Sets up everything PySheets needs on a fresh machine, and does nothing that is already done:
-# the kernel (release build), .venv with requirements-dev.txt, the `pysheets` kernelspec in it.
+# .venv with requirements-dev.txt, the grid extension built, the `pysheets-kernel` wheel built
+# (scripts/build-wheel.sh) and installed into .venv as a user installs it, which brings the
+# `pysheets` kernelspec and the grid extension with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-# The venv and the kernel must use the same CPython (the kernel links its libpython).
+# The Python of .venv; `cargo test` also embeds it (PYO3_PYTHON), so it needs a shared libpython.
 PYTHON=${PYSHEETS_BUILD_PYTHON:-$(command -v python3)}
 PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+  echo "setup: $PYTHON is Python $pyver; PySheets needs CPython 3.11 or later" >&2
+  exit 1
+}
 "$PYTHON" -c 'import sysconfig, sys; sys.exit(0 if sysconfig.get_config_var("Py_ENABLE_SHARED") else 1)' || {
-  echo "setup: $PYTHON has no shared libpython; the kernel needs one to embed it" >&2
+  echo "setup: $PYTHON has no shared libpython; the Rust unit tests embed it" >&2
   exit 1
 }
 
@@ -69,11 +75,11 @@ ensure_browser_test_node_packages() {
 }
 
 # The grid view extension (labextension/): its Node packages (`jlpm install`, stamped on the
-# yarn.lock hash), the prebuilt extension (`jlpm build:prod`) and the Python package that ships it
-# into .venv/share/jupyter/labextensions; each step is skipped when its inputs did not change.
+# yarn.lock hash) and the prebuilt extension (`jlpm build:prod`), which the wheel ships; each
+# step is skipped when its inputs did not change.
 ensure_grid_extension() {
   local dir=labextension jlpm="$root/.venv/bin/jlpm" want sources
-  command -v node >/dev/null || { log "node not found: skipping the grid extension (labextension/)"; return 0; }
+  command -v node >/dev/null || ensure_debian_packages nodejs npm
   want=$(cat "$dir/package.json" "$dir/yarn.lock" | sha256sum | cut -d' ' -f1)
   if [ ! -d "$dir/node_modules" ] || [ "$(cat "$dir/node_modules/.yarn-lock.sha256" 2>/dev/null)" != "$want" ]; then
     log "installing Node packages for the grid extension (jlpm install in $dir)"
@@ -83,20 +89,32 @@ ensure_grid_extension() {
   sources=$(cd "$dir" && find src style jupyterlab_pysheets -type f -not -path 'jupyterlab_pysheets/labextension/*' \
               -not -name '_version.py' -not -path '*/__pycache__/*' | sort \
             | xargs cat package.json yarn.lock tsconfig.json pyproject.toml install.json | sha256sum | cut -d' ' -f1)
-  if [ "$(cat .venv/.grid-extension.sha256 2>/dev/null)" = "$sources" ] \
-     && [ -f .venv/share/jupyter/labextensions/jupyterlab-pysheets/package.json ]; then
+  if [ "$(cat "$dir/jupyterlab_pysheets/labextension/.sources.sha256" 2>/dev/null)" = "$sources" ]; then
     return 0
   fi
-  log "building the grid extension (jlpm build:prod in $dir) and installing it into .venv"
+  log "building the grid extension (jlpm build:prod in $dir)"
   (cd "$dir" && PATH="$root/.venv/bin:$PATH" "$jlpm" build:prod >/dev/null)
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "./$dir"
-  echo "$sources" > .venv/.grid-extension.sha256
+  echo "$sources" > "$dir/jupyterlab_pysheets/labextension/.sources.sha256"
+}
+
+# The wheel, built by scripts/build-wheel.sh and installed into .venv as `pip install` would
+# for a user; reinstalled only when the wheel changed (cargo and maturin rebuild nothing then).
+ensure_kernel_wheel() {
+  local wheel stamp=.venv/.wheel.sha256 want
+  log "building the pysheets-kernel wheel (scripts/build-wheel.sh)"
+  wheel=$(bash scripts/build-wheel.sh)
+  want=$(sha256sum "$wheel" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && .venv/bin/python -c 'import pysheets_kernel._native' 2>/dev/null; then
+    return 0
+  fi
+  # The grid extension used to be a package of its own: the wheel now ships the same files.
+  .venv/bin/python -m pip uninstall --quiet --yes jupyterlab_pysheets >/dev/null 2>&1 || true
+  log "installing $wheel into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+  echo "$want" > "$stamp"
 }
 
 ensure_build_packages
-
-log "building the kernel (cargo build --release) with $PYTHON"
-PYO3_PYTHON=$PYTHON cargo build --release --quiet
 
 if [ -x .venv/bin/python ] && ! grep -q "^version.*= *$pyver\$" .venv/pyvenv.cfg 2>/dev/null; then
   log ".venv was made with another Python; recreating it"
@@ -120,17 +138,15 @@ fi
 # kernels; the JupyterLab of the main job and of the browser tests should not load it.
 .venv/bin/jupyter labextension disable --level=sys_prefix jupyterlab-ipyflow >/dev/null 2>&1 || true
 
-log "installing the pysheets kernelspec into .venv"
-PATH="$root/.venv/bin:$PATH" VIRTUAL_ENV="$root/.venv" \
-  target/release/pysheets-kernel install --sys-prefix --python "$root/.venv/bin/python" >/dev/null
-[ -f .venv/share/jupyter/kernels/pysheets/kernel.json ] || {
-  echo "setup: 'pysheets-kernel install --sys-prefix' wrote no .venv/share/jupyter/kernels/pysheets/kernel.json" >&2
-  exit 1
-}
 ensure_chromium_packages
 ensure_browser_test_node_packages
 ensure_grid_extension
+ensure_kernel_wheel
+[ -f .venv/share/jupyter/kernels/pysheets/kernel.json ] || {
+  echo "setup: installing the wheel put no kernelspec at .venv/share/jupyter/kernels/pysheets/kernel.json" >&2
+  exit 1
+}
 
 # ipykernel's spec too: the benchmark and the test suite's self-check compare against it.
 .venv/bin/python -m ipykernel install --sys-prefix >/dev/null 2>&1 || true
-log "ready: $(target/release/pysheets-kernel --version), kernelspecs: $(.venv/bin/jupyter kernelspec list --json | .venv/bin/python -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["kernelspecs"])))')"
+log "ready: $(.venv/bin/pysheets --version), kernelspecs: $(.venv/bin/jupyter kernelspec list --json | .venv/bin/python -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["kernelspecs"])))')"

@@ -32,8 +32,12 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 REPO = Path(__file__).resolve().parent.parent
 VENV = REPO / ".venv"
 KERNEL_NAME = os.environ.get("PYSHEETS_KERNEL", "pysheets")
-# The kernel binary, for tests that start it themselves (not through a kernelspec).
-KERNEL_BIN = Path(os.environ.get("PYSHEETS_BIN", REPO / "target" / "release" / "pysheets-kernel"))
+# The venv's Python, where setup.sh installed the pysheets-kernel wheel (PYSHEETS_PYTHON
+# points tests at another installation of it).
+VENV_PYTHON = Path(os.environ.get("PYSHEETS_PYTHON", VENV / "bin" / "python"))
+# The kernel's command line, for tests that start it themselves (not through a kernelspec):
+# the command the kernelspec runs, and the `pysheets` command is the same program.
+KERNEL_CMD = [str(VENV_PYTHON), "-m", "pysheets_kernel"]
 IS_PYSHEETS = KERNEL_NAME == "pysheets"
 
 # Generous upper bounds; a healthy kernel answers in milliseconds.

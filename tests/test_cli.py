@@ -1,4 +1,5 @@
-"""The pysheets-kernel command line: flags, bad connection files, install."""
+"""The kernel's command line (`python -m pysheets_kernel`, `pysheets`): flags, bad connection
+files, install."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KERNEL_BIN as BIN
-from conftest import VENV, assert_ok, clean_env, connection_file, execute, kernel_spec
+from conftest import KERNEL_CMD, VENV_PYTHON
+from conftest import start_kernel, stop_kernel
+from conftest import assert_ok, clean_env, connection_file, execute, kernel_spec
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
@@ -22,14 +24,12 @@ pysheets_only = pytest.mark.pysheets_only
 
 
 def run_bin(*args: str, timeout: float = 15, **kw: Any) -> subprocess.CompletedProcess[str]:
-    if not BIN.exists():
-        pytest.fail(f"{BIN} does not exist (run scripts/setup.sh)")
     try:
         return subprocess.run(
-            [str(BIN), *args], capture_output=True, text=True, timeout=timeout, **kw
+            [*KERNEL_CMD, *args], capture_output=True, text=True, timeout=timeout, **kw
         )
     except subprocess.TimeoutExpired as e:
-        pytest.fail(f"pysheets-kernel {' '.join(args)} still running after {timeout} s: {e}")
+        pytest.fail(f"{' '.join(KERNEL_CMD)} {' '.join(args)} still running after {timeout} s: {e}")
 
 
 @pysheets_only
@@ -37,6 +37,27 @@ def test_version() -> None:
     res = run_bin("--version")
     assert res.returncode == 0, res.stderr
     assert re.search(r"\b\d+\.\d+\.\d+\b", res.stdout), res.stdout
+
+
+@pysheets_only
+def test_the_versions_agree() -> None:
+    """`pysheets --version`, the installed distribution's version and kernel_info's
+    implementation_version are one number."""
+    pysheets = Path(VENV_PYTHON).parent / "pysheets"
+    res = subprocess.run([str(pysheets), "--version"], capture_output=True, text=True, timeout=15)
+    assert res.returncode == 0, res.stderr
+    command = res.stdout.split()[-1]
+    wheel = subprocess.run(
+        [str(VENV_PYTHON), "-c", "import importlib.metadata as m; print(m.version('pysheets-kernel'))"],
+        capture_output=True, text=True, timeout=15, check=True,
+    ).stdout.strip()
+    km, kc = start_kernel()
+    try:
+        kc.kernel_info()
+        info = kc.get_shell_msg(timeout=20)["content"]
+    finally:
+        stop_kernel(km, kc)
+    assert command == wheel == info["implementation_version"], (command, wheel, info)
 
 
 @pysheets_only
@@ -116,9 +137,9 @@ def test_install_prefix(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     data = _read_spec(tmp_path)
     argv = data["argv"]
-    assert os.path.isabs(argv[0]), argv
-    assert os.path.samefile(argv[0], BIN), argv
-    assert argv[1:] == ["-f", "{connection_file}"]
+    # The interpreter as the user named it (the venv's bin/python), not the one it links to.
+    assert argv[0] == str(VENV_PYTHON), argv
+    assert argv[1:] == ["-m", "pysheets_kernel", "-f", "{connection_file}"]
     assert data["display_name"] == "PySheets"
     assert data["language"] == "python"
     assert data["interrupt_mode"] == "signal"
@@ -160,9 +181,7 @@ def test_install_user(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     path = Path(expected) / "kernels" / "pysheets" / "kernel.json"
     assert path.exists(), f"{path} not written"
-    assert json.loads(path.read_text())["argv"][0] == str(BIN.resolve()) or os.path.samefile(
-        json.loads(path.read_text())["argv"][0], BIN
-    )
+    assert json.loads(path.read_text())["argv"][0] == str(VENV_PYTHON)
 
 
 @pysheets_only
@@ -185,6 +204,8 @@ def test_kernel_runs_from_connection_file(tmp_path: Path, transport: str) -> Non
     ip = "127.0.0.1" if transport == "tcp" else str(tmp_path / "kernel-ipc")
     write_connection_file(str(cf), ip=ip, key=b"direct-key", transport=transport)
     argv = [a.replace("{connection_file}", str(cf)) for a in spec.argv]
+    if argv[0] in ("python", "python3"):  # what jupyter_client does with such a spec
+        argv[0] = sys.executable
     env = clean_env(**(spec.env or {}))
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     kc = BlockingKernelClient()
@@ -212,8 +233,8 @@ def test_kernel_runs_from_connection_file(tmp_path: Path, transport: str) -> Non
 def test_sigterm_exits(tmp_path: Path) -> None:
     cf = connection_file(tmp_path)
     proc = subprocess.Popen(
-        [str(BIN), "-f", str(cf)],
-        env=clean_env(VIRTUAL_ENV=str(VENV)),
+        [*KERNEL_CMD, "-f", str(cf)],
+        env=clean_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

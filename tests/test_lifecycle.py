@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import zmq
 from conftest import (
-    KERNEL_BIN,
+    KERNEL_CMD,
     VENV,
     assert_ok,
     collect_iopub,
@@ -247,9 +247,8 @@ def test_venv_packages_importable(kc: Any) -> None:
 def test_kernel_exits_when_its_parent_dies(tmp_path: Path) -> None:
     conn = connection_file(tmp_path)
     parent = subprocess.Popen(["sleep", "60"])
-    env = dict(os.environ, JPY_PARENT_PID=str(parent.pid),
-               PYSHEETS_PYTHON=str(VENV / "bin" / "python"))
-    kernel = subprocess.Popen([str(KERNEL_BIN), "-f", str(conn)], env=env,
+    env = dict(os.environ, JPY_PARENT_PID=str(parent.pid))
+    kernel = subprocess.Popen([*KERNEL_CMD, "-f", str(conn)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(1.5)

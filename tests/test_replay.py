@@ -1,7 +1,7 @@
-"""`pysheets-kernel replay`: cells as JSON on stdin, their states and values as JSON on stdout.
+"""`pysheets replay`: cells as JSON on stdin, their states and values as JSON on stdout.
 
-Black-box: each test runs the built binary (``PYSHEETS_BIN``, as the other tests) with the
-Python of the test environment, and compares the values the sheet gives.
+Black-box: each test runs the installed kernel (`python -m pysheets_kernel replay` with the
+venv's Python, as the other tests) and compares the values the sheet gives.
 """
 
 from __future__ import annotations
@@ -15,25 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KERNEL_BIN as BIN
-from conftest import VENV, clean_env
+from conftest import KERNEL_CMD
+from conftest import clean_env
 
 pytestmark = pytest.mark.pysheets_only
 
-# The environment cells run in: the repo's venv, else the one running the tests (a worktree
-# without a .venv of its own).
-PYTHON = VENV / "bin" / "python" if (VENV / "bin" / "python").exists() else Path(sys.executable)
 TIMEOUT = 60
 
 
-def run_replay(
-    stdin: str, *args: str, python: Path | None = PYTHON, timeout: float = TIMEOUT
-) -> subprocess.CompletedProcess[str]:
-    if not BIN.exists():
-        pytest.fail(f"{BIN} does not exist (build it, or point PYSHEETS_BIN at it)")
-    argv = [str(BIN), "replay", *args]
-    if python is not None:
-        argv += ["--python", str(python)]
+def run_replay(stdin: str, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    argv = [*KERNEL_CMD, "replay", *args]
     try:
         return subprocess.run(
             argv, input=stdin, capture_output=True, text=True, timeout=timeout, env=clean_env()
@@ -177,7 +168,7 @@ def test_an_interrupt_stops_the_replay_and_leaves_the_rest_stale() -> None:
         ("A3", "A1 + 1"),
     )
     proc = subprocess.Popen(
-        [str(BIN), "replay", "--python", str(PYTHON)],
+        [*KERNEL_CMD, "replay"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=clean_env(),
     )
@@ -241,16 +232,8 @@ def test_malformed_input_is_exit_2(stdin: str, says: str) -> None:
     assert "panicked" not in res.stderr
 
 
-def test_python_that_cannot_start_is_exit_1(tmp_path: Path) -> None:
-    missing = tmp_path / "no-venv" / "bin" / "python"
-    res = run_replay(json.dumps({"cells": cells_at(("A1", "1"))}), python=missing)
-    assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
-    assert str(missing) in res.stderr, res.stderr
-    assert res.stdout == ""
-
-
 def test_help_says_where_cell_output_goes() -> None:
-    res = subprocess.run([str(BIN), "replay", "--help"], capture_output=True, text=True,
+    res = subprocess.run([*KERNEL_CMD, "replay", "--help"], capture_output=True, text=True,
                          timeout=TIMEOUT)
     assert res.returncode == 0, res.stderr
     assert "stdin" in res.stdout and "stderr" in res.stdout and "Exit status" in res.stdout

@@ -229,7 +229,7 @@ def test_a_comm_message_that_cannot_be_sent_is_an_error_in_the_cell(kc: Any, bui
     # In a function of its own: the names of one case's cell are none of the next one's.
     body = "".join(f"    {line}\n" for line in build.split("\n"))
     name = f"send_{uuid.uuid4().hex}"
-    code = (f"def {name}():\n    import pysheets.comm as comm\n{body}"
+    code = (f"def {name}():\n    import pysheets_kernel.comm as comm\n{body}"
             f"    comm.Comm(target_name='values-test').send({{'d': d}})\n{name}()")
     reply, _ = execute(kc, code)
     content = reply["content"]

@@ -1,7 +1,7 @@
 //! Starting a kernel from a connection file: sockets, then Python, then serving.
 //!
-//! Threads: this (the process's main) thread initialises CPython and then serves shell
-//! requests; the "sockets" thread owns shell, control, stdin and IOPub; one tokio worker
+//! Threads: this thread (Python's main thread, which called the extension module) serves
+//! shell requests and runs every cell; the "sockets" thread owns shell, control, stdin and IOPub; one tokio worker
 //! answers control; heartbeat, the stream flusher and the fd readers have threads of their
 //! own. SIGINT is blocked everywhere but here, so an interrupt in `signal` mode lands on the
 //! thread that runs the cell.
@@ -11,17 +11,17 @@ use crate::protocol::connection::ConnectionInfo;
 use crate::protocol::signing::Signer;
 use crate::protocol::sockets::{self, Inbox};
 use crate::protocol::wire::Identity;
-use crate::python::{bridge, capture, interpreter, PythonRuntime};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use crate::python::{bridge, capture, PythonRuntime};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("pysheets-kernel: {message}");
-    ExitCode::FAILURE
+fn fail(message: impl std::fmt::Display) -> u8 {
+    eprintln!("pysheets kernel: {message}");
+    1
 }
 
-pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
+/// Serves the kernel of `connection_file` until it is shut down; the exit status.
+pub fn run(connection_file: &Path) -> u8 {
     let info = match ConnectionInfo::from_file(connection_file) {
         Ok(info) => info,
         Err(e) => return fail(e),
@@ -64,9 +64,8 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
 
     interrupt::set_sigint_blocked(false);
     interrupt::register_python_thread();
-    let python = interpreter::choose_python(python);
     let python_started = std::time::Instant::now();
-    let py = match PythonRuntime::start(python.as_deref()) {
+    let py = match PythonRuntime::start() {
         Ok(py) => py,
         Err(e) => return fail(e),
     };
@@ -98,7 +97,7 @@ pub fn run(connection_file: &Path, python: Option<PathBuf>) -> ExitCode {
     exit_with_parent();
     let history = history::History::open(history::default_path().as_deref());
     Shell::new(identity, outbox, py, history, capture, sink).run(shell_rx);
-    ExitCode::SUCCESS
+    0
 }
 
 /// Ends the kernel when the process that started it (a frontend, `jupyter console`) dies

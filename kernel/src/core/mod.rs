@@ -2,7 +2,7 @@
 //!
 //! Shell requests are served in order on the Python thread (`shell`); control requests on the
 //! socket runtime (`control`), so they are answered while a cell runs. `replay` evaluates cells
-//! with the same sheet and Python but no sockets, for `pysheets-kernel replay`.
+//! with the same sheet and Python but no sockets, for `pysheets replay`.
 
 pub mod control;
 pub mod history;

@@ -14,7 +14,7 @@ pub fn is_command(code: &str) -> bool {
     code == "%sheet" || code.starts_with("%sheet ")
 }
 
-/// `%sheet verify`: the journal's chain checked (answered by `pysheets.audit`).
+/// `%sheet verify`: the journal's chain checked (answered by `pysheets_kernel.audit`).
 pub fn is_verify(code: &str) -> bool {
     let mut words = code.split_whitespace();
     words.next() == Some("%sheet") && words.next() == Some("verify") && words.next().is_none()

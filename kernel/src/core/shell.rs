@@ -293,7 +293,7 @@ impl Shell {
                 .delete_ids(&self.runtime, &out, &ids, &mut report);
         }
         let result = if sheet_view::is_verify(code) {
-            // The journal's chain is checked by the code that reads it (`pysheets.audit`).
+            // The journal's chain is checked by the code that reads it (`pysheets_kernel.audit`).
             match self.runtime.audit_verify() {
                 Ok(data) => {
                     Shown::of_request(&msg.metadata).publish(&out, data, count);
@@ -376,9 +376,7 @@ impl Shell {
             self.sheet.journaling = self.journal.is_on();
         }
         if let Some(path) = self.journal.take_opened() {
-            let kernel = std::env::current_exe().unwrap_or_default();
-            let config = json!({"journal": path, "kernel": kernel,
-                                "python": self.runtime.info.executable,
+            let config = json!({"journal": path, "python": self.runtime.info.executable,
                                 "notebook": self.journal.notebook()});
             if let Err(e) = self.runtime.audit_configure(&config) {
                 tracing::warn!("telling Python where the journal is failed: {e}");

@@ -1,4 +1,4 @@
-//! The native module `_pysheets_native`: how Python code publishes output and asks for input.
+//! The native functions of `pysheets_kernel._native`: how Python code publishes output and asks for input.
 //!
 //! It reaches the kernel through one process-wide `Bridge`, set once before Python starts:
 //! CPython calls these functions with no other context. The bridge buffers stdout/stderr and
@@ -494,8 +494,8 @@ fn request_input(py: Python<'_>, prompt: &str, password: bool) -> PyResult<Strin
     bridge()?.request_input(py, prompt, password)
 }
 
-#[pymodule]
-pub fn _pysheets_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// Adds the bridge's functions to the extension module (`pysheets_kernel._native`).
+pub fn add_functions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(publish, m)?)?;
     m.add_function(wrap_pyfunction!(publish_value, m)?)?;
     m.add_function(wrap_pyfunction!(publish_text_value, m)?)?;

@@ -1,15 +1,14 @@
 //! The Python runtime: the only code that touches CPython (pyo3, FFI).
 //!
-//! `interpreter` starts CPython in the right environment, `bridge` is the native module that
-//! Python code calls back into (publish, streams, stdin), `capture` puts pipes behind fd 1 and 2,
+//! CPython is the environment's own `python`, which loaded us as an extension module
+//! (`extension.rs`). `bridge` holds the native functions that Python code calls back into (publish, streams, stdin), `capture` puts pipes behind fd 1 and 2,
 //! and `runtime` is the narrow API the kernel core calls (one method per call, typed results for the
 //! sheet's). This layer knows nothing of the wire protocol: what Python publishes goes into a
 //! [`bridge::Sink`] that the core hands to [`bridge::install`]. The Python half of
-//! the runtime lives in `py/` and is compiled into the binary.
+//! the runtime lives in `py/` and is compiled into the extension module.
 
 pub mod bridge;
 pub mod capture;
-pub mod interpreter;
 pub mod runtime;
 
 pub use runtime::{
@@ -26,7 +25,6 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("bridge.rs", include_str!("bridge.rs")),
             ("capture.rs", include_str!("capture.rs")),
-            ("interpreter.rs", include_str!("interpreter.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
         ];
         for (file, text) in sources {

@@ -1,30 +1,35 @@
 //! The API the kernel core calls to run Python: one named method per entry point of
-//! `pysheets.entry` / `pysheets.cells`. The sheet's calls are typed (`Result<T, PyCallError>`,
+//! `pysheets_kernel.entry` / `pysheets_kernel.cells`. The sheet's calls are typed (`Result<T, PyCallError>`,
 //! the analysis as an [`Analysis`]); the request handlers' calls (execute, complete, inspect, …)
 //! pass the reply content through as JSON, since it goes to the client as it is.
 
-use super::interpreter::{self, InterpreterError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use serde_json::{json, Value};
 use std::ffi::CString;
-use std::path::Path;
 
-/// The Python half of the runtime, compiled into the binary and imported as `pysheets.*`.
+/// The Python half of the runtime, compiled into the extension module and imported as
+/// submodules of the installed package, `pysheets_kernel.*`.
 const SOURCES: &[(&str, &str)] = &[
-    ("pysheets", include_str!("py/__init__.py")),
-    ("pysheets.display", include_str!("py/display.py")),
-    ("pysheets.streams", include_str!("py/streams.py")),
-    ("pysheets.magics", include_str!("py/magics.py")),
-    ("pysheets.execution", include_str!("py/execution.py")),
-    ("pysheets.introspect", include_str!("py/introspect.py")),
-    ("pysheets.comm", include_str!("py/comm.py")),
-    ("pysheets.sheet", include_str!("py/sheet.py")),
-    ("pysheets.cells", include_str!("py/cells.py")),
-    ("pysheets.mpl_backend", include_str!("py/mpl_backend.py")),
-    ("pysheets.journal", include_str!("py/journal.py")),
-    ("pysheets.audit", include_str!("py/audit.py")),
-    ("pysheets.entry", include_str!("py/entry.py")),
+    ("pysheets_kernel.lazy", include_str!("py/lazy.py")),
+    ("pysheets_kernel.display", include_str!("py/display.py")),
+    ("pysheets_kernel.streams", include_str!("py/streams.py")),
+    ("pysheets_kernel.magics", include_str!("py/magics.py")),
+    ("pysheets_kernel.execution", include_str!("py/execution.py")),
+    (
+        "pysheets_kernel.introspect",
+        include_str!("py/introspect.py"),
+    ),
+    ("pysheets_kernel.comm", include_str!("py/comm.py")),
+    ("pysheets_kernel.sheet", include_str!("py/sheet.py")),
+    ("pysheets_kernel.cells", include_str!("py/cells.py")),
+    (
+        "pysheets_kernel.mpl_backend",
+        include_str!("py/mpl_backend.py"),
+    ),
+    ("pysheets_kernel.journal", include_str!("py/journal.py")),
+    ("pysheets_kernel.audit", include_str!("py/audit.py")),
+    ("pysheets_kernel.entry", include_str!("py/entry.py")),
 ];
 const BOOTSTRAP: &str = include_str!("py/bootstrap.py");
 
@@ -92,7 +97,7 @@ pub enum PyCallError {
     #[error("KeyboardInterrupt")]
     Interrupted(PyException),
     /// Python answered something this side cannot read.
-    #[error("pysheets.{call} answered something unexpected: {detail}")]
+    #[error("pysheets_kernel.{call} answered something unexpected: {detail}")]
     BadReply { call: &'static str, detail: String },
 }
 
@@ -132,7 +137,7 @@ impl PyCallError {
     }
 }
 
-/// The static analysis of a cell's code (`pysheets.sheet.analyze`, through
+/// The static analysis of a cell's code (`pysheets_kernel.sheet.analyze`, through
 /// `sheet_analyze_json`). Fields Python does not send are empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(default)]
@@ -201,7 +206,7 @@ pub enum RunMode {
 }
 
 impl RunMode {
-    /// The mode string of `pysheets.cells.run`.
+    /// The mode string of `pysheets_kernel.cells.run`.
     pub fn as_str(self) -> &'static str {
         match self {
             RunMode::Display => "display",
@@ -211,15 +216,13 @@ impl RunMode {
     }
 }
 
-/// A sheet cell's Python object (`pysheets.cells.Cell`: its code, compiled code and value),
+/// A sheet cell's Python object (`pysheets_kernel.cells.Cell`: its code, compiled code and value),
 /// held by the kernel's record of the cell so that runs pass it rather than look it up.
 #[derive(Debug)]
 pub struct CellHandle(Py<PyAny>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error(transparent)]
-    Interpreter(#[from] InterpreterError),
     #[error("the kernel's Python runtime failed to load: {0}")]
     Load(String),
 }
@@ -234,7 +237,7 @@ pub struct PythonInfo {
 
 pub struct PythonRuntime {
     entry: Py<PyModule>,
-    /// `pysheets.cells.run`, looked up once: it is called for every cell of every batch.
+    /// `pysheets_kernel.cells.run`, looked up once: it is called for every cell of every batch.
     run: std::sync::OnceLock<Py<PyAny>>,
     pub info: PythonInfo,
 }
@@ -248,16 +251,15 @@ fn load(py: Python<'_>) -> PyResult<(Py<PyModule>, (String, String, String))> {
     globals.set_item("SOURCES", sources)?;
     let bootstrap = CString::new(BOOTSTRAP).expect("bootstrap has no NUL");
     py.run(&bootstrap, Some(&globals), None)?;
-    let entry = py.import("pysheets.entry")?;
+    let entry = py.import("pysheets_kernel.entry")?;
     let info: (String, String, String) = entry.call_method0("setup")?.extract()?;
     Ok((entry.unbind(), info))
 }
 
 impl PythonRuntime {
-    /// Starts CPython on this thread and loads the runtime; call once, from the thread that
-    /// will run every cell.
-    pub fn start(python: Option<&Path>) -> Result<Self, RuntimeError> {
-        interpreter::start(python)?;
+    /// Loads the runtime into the Python that loaded this module; call once, from the thread
+    /// that will run every cell (Python's main thread, the one KeyboardInterrupt lands on).
+    pub fn start() -> Result<Self, RuntimeError> {
         let (entry, info) =
             Python::attach(|py| load(py).map_err(|e| RuntimeError::Load(format_py_err(py, &e))))?;
         let (version, prefix, executable) = info;
@@ -272,7 +274,7 @@ impl PythonRuntime {
         })
     }
 
-    /// Calls `pysheets.entry.<name>(*args)`, which returns a JSON string.
+    /// Calls `pysheets_kernel.entry.<name>(*args)`, which returns a JSON string.
     fn call(
         &self,
         name: &'static str,
@@ -321,7 +323,7 @@ impl PythonRuntime {
         self.call(name, args).unwrap_or_else(|e| e.to_reply())
     }
 
-    /// Calls a `pysheets.entry` function that takes one JSON request and answers `null`.
+    /// Calls a `pysheets_kernel.entry` function that takes one JSON request and answers `null`.
     fn call_json_unit(&self, name: &'static str, request: &Value) -> Result<(), PyCallError> {
         let text = request.to_string();
         self.call(name, |py| vec![str_obj(py, &text)]).map(drop)
@@ -393,7 +395,7 @@ impl PythonRuntime {
         reply.as_str().map(String::from)
     }
 
-    /// Tells `pysheets.audit` where the journal is and how to start a replay
+    /// Tells `pysheets_kernel.audit` where the journal is and how to start a replay
     /// (`{"journal": path, "kernel": exe, "python": path}`).
     pub fn audit_configure(&self, config: &Value) -> Result<(), PyCallError> {
         self.call_json_unit("audit_configure_json", config)
@@ -457,11 +459,11 @@ impl PythonRuntime {
     }
 
     fn cells_function<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-        py.import("pysheets.cells")?.getattr(name)
+        py.import("pysheets_kernel.cells")?.getattr(name)
     }
 
     /// The Python side of the sheet cell at `address` with this code and these defined names
-    /// (`pysheets.cells.cell`): the same object for as long as the address holds a cell.
+    /// (`pysheets_kernel.cells.cell`): the same object for as long as the address holds a cell.
     pub fn cell(
         &self,
         address: &str,
@@ -498,7 +500,7 @@ impl PythonRuntime {
         })
     }
 
-    /// Runs one sheet cell (`pysheets.cells.run`); the hot path of re-run batches, so its
+    /// Runs one sheet cell (`pysheets_kernel.cells.run`); the hot path of re-run batches, so its
     /// arguments and result cross as Python objects, not JSON. `empty` are the addresses it
     /// reads that hold no cell; `bind` (name, definer, or None for a name to unbind) is given
     /// only when it changed since the cell's last run. The error of a cell that raised has
@@ -580,7 +582,7 @@ impl PythonRuntime {
     }
 
     /// After a batch, each name defined by several cells takes its last definer's version
-    /// (`pysheets.cells.settle`).
+    /// (`pysheets_kernel.cells.settle`).
     pub fn settle(&self, bind: &[(&str, &CellHandle)]) -> Result<(), PyCallError> {
         Python::attach(|py| {
             let result = (|| -> PyResult<()> {

@@ -1,6 +1,6 @@
 //! The journal: every change to the sheet, appended to a JSON Lines file per notebook, each
 //! record chained to the one before it by SHA-256, so that an edited, removed or reordered
-//! record is detected (`%sheet verify`, in `pysheets.audit`, which also answers `%history`,
+//! record is detected (`%sheet verify`, in `pysheets_kernel.audit`, which also answers `%history`,
 //! `%explain`, `%asof` and `%diff` from this file).
 //!
 //! - `place` — where the file is (`PYSHEETS_JOURNAL`, the notebook's folder, the working

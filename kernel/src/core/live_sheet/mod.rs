@@ -106,7 +106,7 @@ impl Shown {
         }
     }
 
-    /// How `pysheets.cells.run` shows the edited cell's value.
+    /// How `pysheets_kernel.cells.run` shows the edited cell's value.
     pub fn run_mode(self) -> RunMode {
         match self {
             Shown::Display => RunMode::Display,

@@ -61,7 +61,7 @@ pub fn evaluate<R: CellRuntime>(rt: &R, out: &impl Output, cells: &[ReplayCell])
             if let Err(message) =
                 sheet_view::command(&mut sheet, rt, out, &cell.code, count, &mut report)
             {
-                eprintln!("pysheets-kernel replay: cell {count}: {message}");
+                eprintln!("pysheets replay: cell {count}: {message}");
             }
             interrupted = report.interrupted;
             fates.push(Fate::Nothing);
@@ -81,7 +81,7 @@ pub fn evaluate<R: CellRuntime>(rt: &R, out: &impl Output, cells: &[ReplayCell])
                 // No address: the one it asks for is another cell's (`AddressConflict`).
                 if let Err(e) = result {
                     eprintln!(
-                        "pysheets-kernel replay: cell {count} was not evaluated: {}: {}",
+                        "pysheets replay: cell {count} was not evaluated: {}: {}",
                         e.ename, e.evalue
                     );
                 }

@@ -1,4 +1,4 @@
-//! `pysheets-kernel replay`: evaluates a set of cells headless, with the kernel's own sheet
+//! `pysheets replay`: evaluates a set of cells headless, with the kernel's own sheet
 //! and Python, and writes their states and values as one JSON document. No sockets and no
 //! client: the cells come on stdin, the result goes to stdout.
 //!
@@ -22,21 +22,19 @@ pub use evaluate::evaluate;
 pub use sink::{ReplaySink, NO_INPUT};
 
 use super::{interrupt, launch};
-use crate::python::{bridge, interpreter, PythonRuntime};
+use crate::python::{bridge, PythonRuntime};
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
-fn fail(status: u8, message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("pysheets-kernel replay: {message}");
-    ExitCode::from(status)
+fn fail(status: u8, message: impl std::fmt::Display) -> u8 {
+    eprintln!("pysheets replay: {message}");
+    status
 }
 
-/// Reads the cells on stdin, evaluates them in the Python of `python` (chosen as the kernel
-/// chooses it), writes the result on stdout. Exit status 0 when the result was written
-/// (failed cells are in it), 1 when Python cannot start, 2 when stdin is not a document.
-pub fn run(python: Option<PathBuf>) -> ExitCode {
+/// Reads the cells on stdin, evaluates them in this process's Python, writes the result on
+/// stdout. Exit status 0 when the result was written (failed cells are in it), 1 when the
+/// runtime cannot load, 2 when stdin is not a document.
+pub fn run() -> u8 {
     let mut text = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut text) {
         return fail(2, format!("cannot read the input on stdin: {e}"));
@@ -45,7 +43,7 @@ pub fn run(python: Option<PathBuf>) -> ExitCode {
         Ok(cells) => cells,
         Err(e) => return fail(2, e),
     };
-    // Before Python starts: it opens its own sys.__stdout__ on fd 1.
+    // Before any cell: Python's own sys.__stdout__ writes to fd 1, stderr from here on.
     let mut result = match stdio::keep_stdout_for_result() {
         Ok(file) => file,
         Err(e) => return fail(1, format!("cannot keep stdout for the result: {e}")),
@@ -58,8 +56,7 @@ pub fn run(python: Option<PathBuf>) -> ExitCode {
     interrupt::set_sigint_blocked(true);
     bridge::install(Arc::new(ReplaySink));
     interrupt::set_sigint_blocked(false);
-    let python = interpreter::choose_python(python);
-    let runtime = match PythonRuntime::start(python.as_deref()) {
+    let runtime = match PythonRuntime::start() {
         Ok(rt) => rt,
         Err(e) => return fail(1, e),
     };
@@ -74,7 +71,7 @@ pub fn run(python: Option<PathBuf>) -> ExitCode {
         .and_then(|()| result.write_all(b"\n"))
         .and_then(|()| result.flush());
     match written {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => fail(1, format!("cannot write the result on stdout: {e}")),
     }
 }

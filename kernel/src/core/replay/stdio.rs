@@ -1,7 +1,7 @@
 //! File descriptors for a replay: fd 1 must carry the result and nothing else, yet cells
 //! print there from Python, from C code and from subprocesses they start. So the result gets
 //! a duplicate of fd 1 taken at start (closed on exec, so subprocesses do not inherit it),
-//! and fd 1 itself is pointed at stderr before Python starts. Stdin has been read to its end
+//! and fd 1 itself is pointed at stderr before any cell runs. Stdin has been read to its end
 //! by then; it becomes /dev/null, so nothing a cell starts waits on it.
 
 use std::fs::File;

@@ -1,6 +1,6 @@
 """Explaining a number: `sheet.history`, `sheet.explain`, `sheet.asof`, `sheet.diff` and
 `sheet.verify` (the `sheet` builtin is this module), and the magics `%history`, `%explain`,
-`%asof`, `%diff` and `%sheet verify`, all answered from the journal (`pysheets.journal`).
+`%asof`, `%diff` and `%sheet verify`, all answered from the journal (`pysheets_kernel.journal`).
 
 `asof` evaluates the sheet as its code stood at a time in a separate process (the kernel's
 `replay` command), so the live sheet's namespace, modules and outputs do not change.
@@ -13,18 +13,18 @@ import re
 import shlex
 import subprocess
 
-from pysheets import journal as _journal
-from pysheets.journal import JournalError, format_time, parse_time
+from pysheets_kernel import journal as _journal
+from pysheets_kernel.journal import JournalError, format_time, parse_time
 
-_config = {"journal": None, "kernel": None, "python": None, "notebook": None}
+_config = {"journal": None, "python": None, "notebook": None}
 _ADDRESS = re.compile(r"^[A-Za-z]{1,3}[1-9][0-9]{0,6}$")
 # Cells that ask the journal (they would only fail, or recurse, in a replay).
 _AUDIT_CODE = re.compile(r"^\s*%(history|explain|asof|diff|sheet)\b", re.M)
 
 
-def configure(journal=None, kernel=None, python=None, notebook=None):
+def configure(journal=None, python=None, notebook=None):
     """Called by the kernel when it opens the journal."""
-    _config.update(journal=journal, kernel=kernel, python=python, notebook=notebook)
+    _config.update(journal=journal, python=python, notebook=notebook)
 
 
 def journal_path():
@@ -50,7 +50,7 @@ def _address(text):
 
 def _live_value(address):
     """The cell's value now, summarized, when it has one in the namespace."""
-    from pysheets import execution, sheet
+    from pysheets_kernel import execution, sheet
 
     ns = execution.user_ns
     if address not in ns:
@@ -292,13 +292,13 @@ def _replay(cells):
     """Evaluates `cells` (CellStates, in order) in a separate kernel process."""
     if os.environ.get("PYSHEETS_REPLAY"):
         raise JournalError("asof is not available inside a replay")
-    kernel, python = _config["kernel"], _config["python"]
-    if not kernel or not python:
+    python = _config["python"]
+    if not python:
         raise JournalError("this kernel cannot start a replay (no journal is open)")
     payload = {"cells": [{"address": c.address, "code": c.code, "cellId": c.cell}
                          for c in cells if not _AUDIT_CODE.search(c.code or "")]}
     env = dict(os.environ, PYSHEETS_JOURNAL="off", PYSHEETS_REPLAY="1")
-    proc = subprocess.run([kernel, "replay", "--python", python], input=json.dumps(payload),
+    proc = subprocess.run([python, "-m", "pysheets_kernel", "replay"], input=json.dumps(payload),
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-3:]

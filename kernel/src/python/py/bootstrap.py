@@ -1,4 +1,5 @@
-# Installed first: serves the kernel's own `pysheets` package from sources held in the binary.
+# Installed first: serves the runtime's modules (`pysheets_kernel.<name>`) from sources held in
+# the extension module, beside the package's files on disk (__init__, __main__, cli, _native).
 # importlib.abc is not imported: it pulls in importlib.resources and costs ~30 ms of start-up.
 import sys
 from importlib.machinery import ModuleSpec
@@ -11,8 +12,7 @@ class _EmbeddedModules:
     def find_spec(self, name, path=None, target=None):
         if name not in self.sources:
             return None
-        spec = ModuleSpec(name, self, origin=f"<{name}>", is_package=(name == "pysheets"))
-        return spec
+        return ModuleSpec(name, self, origin=f"<{name}>")
 
     def create_module(self, spec):
         return None

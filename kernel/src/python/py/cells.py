@@ -9,11 +9,11 @@ import builtins
 import json
 import sys
 
-import _pysheets_native as _native
-from pysheets import display as _display
-from pysheets import execution as _execution
-from pysheets import magics as _magics
-from pysheets import sheet as _sheet
+from pysheets_kernel import _native
+from pysheets_kernel import display as _display
+from pysheets_kernel import execution as _execution
+from pysheets_kernel import magics as _magics
+from pysheets_kernel import sheet as _sheet
 
 user_ns = _execution.user_ns
 _modules = sys.modules

@@ -1,13 +1,13 @@
 """Comms, the kernel side: open from Python, or answer a frontend's comm_open by target name.
 
-    import pysheets.comm as comm
+    import pysheets_kernel.comm as comm
     comm.register_target("echo", lambda c, msg: c.on_msg(lambda m: c.send(m["content"]["data"])))
 """
 
 import json
 import uuid
 
-import _pysheets_native as _native
+from pysheets_kernel import _native
 
 targets = {}
 comms = {}

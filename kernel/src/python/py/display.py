@@ -1,7 +1,7 @@
 """Rich display without IPython: MIME bundles from the `_repr_*_` protocol, and display ids."""
 
-import _pysheets_native as _native
-from pysheets import LazyModule
+from pysheets_kernel import _native
+from pysheets_kernel.lazy import LazyModule
 
 base64 = LazyModule("base64")
 json = LazyModule("json")
@@ -215,7 +215,7 @@ def _checked(obj, data, metadata, report, plain=True):
 def show_formatter_error(mime, exc):
     """What IPython does when a formatter fails: the formatter's traceback as an error output
     (the request itself still succeeds, and the value's other representations still show)."""
-    from pysheets import execution
+    from pysheets_kernel import execution
 
     err = execution.format_exception(exc)
     err["traceback"].insert(0, f"Showing the value as {mime} failed:")

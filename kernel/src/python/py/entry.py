@@ -5,7 +5,8 @@ import builtins
 import os
 import sys
 
-from pysheets import LazyModule, display, execution, magics, streams
+from pysheets_kernel import display, execution, magics, streams
+from pysheets_kernel.lazy import LazyModule
 
 json = LazyModule("json")
 
@@ -16,7 +17,7 @@ def setup():
     # pyo3 initialises Python without signal handlers; interrupts need this one.
     # `_signal`, not `signal`: the latter imports enum, a few ms of start-up.
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-    os.environ.setdefault("MPLBACKEND", "module://pysheets.mpl_backend")
+    os.environ.setdefault("MPLBACKEND", "module://pysheets_kernel.mpl_backend")
     sys.stdout = streams.KernelStream("stdout")
     sys.stderr = streams.KernelStream("stderr")
     os.register_at_fork(after_in_child=streams.after_fork_in_child)
@@ -28,7 +29,7 @@ def setup():
     builtins.exit = builtins.quit = magics.Exit()
     # `sheet.history("B7")`, `sheet.explain(…)`, `sheet.asof(…)`: a builtin, so a cell's own
     # `sheet` variable wins, and imported only when used.
-    builtins.sheet = LazyModule("pysheets.audit")
+    builtins.sheet = LazyModule("pysheets_kernel.audit")
     sys.displayhook = _displayhook
     _bridge_ipython()
     return (sys.version.split()[0], sys.prefix, sys.executable)
@@ -73,7 +74,7 @@ def _patch_ipython(module):
         module.getpass = streams.kernel_getpass
         return
     if module.__name__ == "comm":
-        from pysheets import comm
+        from pysheets_kernel import comm
 
         comm.adopt_comm_package(module)
         return
@@ -104,7 +105,7 @@ def sheet_analyze_json(request):
     comes back as `error`, with every other field empty.
     """
     try:
-        from pysheets import sheet
+        from pysheets_kernel import sheet
 
         r = json.loads(request)
         result = sheet.analyze(magics.transform(r["code"]), r.get("mutating_methods", ()))
@@ -127,19 +128,19 @@ def user_expressions_json(request):
 
 
 def sheet_mark_json(request):
-    from pysheets import cells
+    from pysheets_kernel import cells
 
     return cells.mark_json(request)
 
 
 def sheet_delete_json(request):
-    from pysheets import cells
+    from pysheets_kernel import cells
 
     return cells.delete_json(request)
 
 
 def sheet_forget_json(request):
-    from pysheets import cells
+    from pysheets_kernel import cells
 
     r = json.loads(request)
     cells.forget(r["address"], r["names"])
@@ -147,25 +148,25 @@ def sheet_forget_json(request):
 
 
 def complete_json(code, cursor_pos):
-    from pysheets import introspect
+    from pysheets_kernel import introspect
 
     return json.dumps(introspect.complete(code, cursor_pos))
 
 
 def inspect_json(code, cursor_pos, detail_level):
-    from pysheets import introspect
+    from pysheets_kernel import introspect
 
     return json.dumps(introspect.inspect_request(code, cursor_pos, detail_level), default=str)
 
 
 def is_complete_json(code):
-    from pysheets import introspect
+    from pysheets_kernel import introspect
 
     return json.dumps(introspect.is_complete(code))
 
 
 def comm_json(msg_type, msg, buffers=()):
-    from pysheets import comm
+    from pysheets_kernel import comm
 
     msg = json.loads(msg)
     msg["buffers"] = [memoryview(b) for b in buffers]
@@ -178,32 +179,32 @@ def comm_json(msg_type, msg, buffers=()):
 
 
 def comm_info_json(target_name):
-    from pysheets import comm
+    from pysheets_kernel import comm
 
     return json.dumps(comm.info(target_name))
 
 
 def audit_vscode_file_json():
-    from pysheets import execution
+    from pysheets_kernel import execution
 
     path = execution.user_ns.get("__vsc_ipynb_file__")
     return json.dumps(path if isinstance(path, str) else None)
 
 
 def audit_configure_json(request):
-    from pysheets import audit
+    from pysheets_kernel import audit
 
     audit.configure(**json.loads(request))
     return "null"
 
 
 def audit_verify_json():
-    from pysheets import audit
+    from pysheets_kernel import audit
 
     return json.dumps(audit.verify_bundle())
 
 
 def audit_explain_json(address):
-    from pysheets import audit
+    from pysheets_kernel import audit
 
     return json.dumps(audit.explain_for_grid(address))

@@ -3,17 +3,17 @@
 import builtins
 import sys
 
-import _pysheets_native as _native
-from pysheets import LazyModule
-from pysheets import display as _display
-from pysheets import magics as _magics
+from pysheets_kernel import _native
+from pysheets_kernel.lazy import LazyModule
+from pysheets_kernel import display as _display
+from pysheets_kernel import magics as _magics
 
 ast = LazyModule("ast")
 json = LazyModule("json")
 linecache = LazyModule("linecache")
 
 # Frames whose code comes from the kernel's own modules are left out of tracebacks.
-_INTERNAL_PREFIX = "<pysheets."
+_INTERNAL_PREFIX = "<pysheets_kernel."
 
 def _main_namespace():
     main = sys.modules.get("__main__")
@@ -121,7 +121,7 @@ def show_figures():
         from matplotlib._pylab_helpers import Gcf
 
         if Gcf.get_all_fig_managers():
-            from pysheets import mpl_backend
+            from pysheets_kernel import mpl_backend
 
             mpl_backend.show()
     except Exception as exc:

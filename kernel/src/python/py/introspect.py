@@ -11,8 +11,8 @@ import sys
 import tokenize
 import warnings
 
-from pysheets import magics as _magics
-from pysheets.execution import user_ns
+from pysheets_kernel import magics as _magics
+from pysheets_kernel.execution import user_ns
 
 _TOKEN = re.compile(r"[^\W\d][\w]*(?:\.[^\W\d]?\w*)*$|$", re.UNICODE)
 _IMPORT = re.compile(r"^\s*(?:from\s+([\w.]*)(?:\s+import\s+([\w, ]*))?|import\s+([\w., ]*))$")

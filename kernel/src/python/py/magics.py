@@ -100,7 +100,7 @@ payloads = []
 
 
 def page_help(name, detail_level=0):
-    from pysheets import introspect
+    from pysheets_kernel import introspect
 
     found = introspect.inspect_request(name, len(name), detail_level)
     if not found["found"]:
@@ -129,7 +129,7 @@ def _pip(args):
 
 def _matplotlib(args):
     # Figures are always shown inline by the kernel's own backend; the argument is accepted.
-    os.environ.setdefault("MPLBACKEND", "module://pysheets.mpl_backend")
+    os.environ.setdefault("MPLBACKEND", "module://pysheets_kernel.mpl_backend")
 
 
 def _config(args):
@@ -163,7 +163,7 @@ def _lsmagic(args):
 
 def _audit(name):
     def magic(args):
-        from pysheets import audit
+        from pysheets_kernel import audit
 
         return getattr(audit, "magic_" + name)(args)
 
@@ -179,7 +179,7 @@ MAGICS = {
     "pwd": _pwd,
     "env": _env,
     "lsmagic": _lsmagic,
-    # The journal: who changed what, when (pysheets.audit).
+    # The journal: who changed what, when (pysheets_kernel.audit).
     "history": _audit("history"),
     "explain": _audit("explain"),
     "asof": _audit("asof"),

@@ -13,7 +13,7 @@ FigureManager = FigureManagerBase
 def show(*args, **kwargs):
     from matplotlib._pylab_helpers import Gcf
 
-    from pysheets.display import display
+    from pysheets_kernel.display import display
 
     try:
         for manager in Gcf.get_all_fig_managers():

@@ -1,7 +1,7 @@
 """The sheet engine's Python half: what a cell reads and defines, ranges, early cutoff, summaries.
 
 Standard library only; pandas, numpy and matplotlib are never imported here except by
-`Range.to_frame` (pandas, lazily). Nothing here touches `_pysheets_native`, so the module can be
+`Range.to_frame` (pandas, lazily). Nothing here touches `pysheets_kernel._native`, so the module can be
 loaded and tested on its own.
 
 Dependency analysis runs on a cell's code *after* the Rust side has rewritten ranges:

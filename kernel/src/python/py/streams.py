@@ -3,7 +3,7 @@
 import io
 import sys
 
-import _pysheets_native as _native
+from pysheets_kernel import _native
 
 
 class KernelStream(io.TextIOBase):

@@ -1,4 +1,4 @@
-"""Table-driven tests of the cell analysis (pysheets.sheet.analyze), and property tests that
+"""Table-driven tests of the cell analysis (pysheets_kernel.sheet.analyze), and property tests that
 check it against Python's own `symtable` (the ground truth for scoping).
 
 Each case gives the cell's code and the expected `reads_names` (r), `reads_addresses` (a) and
@@ -439,16 +439,19 @@ def entry(monkeypatch):
     """kernel/src/python/py/entry.py, loaded with the real `sheet` and `magics` modules and
     stand-ins for the rest of the package (which only exists inside the kernel)."""
     magics = _load("pysheets_magics_for_entry", "magics.py")
-    package = types.ModuleType("pysheets")
+    package = types.ModuleType("pysheets_kernel")
     package.__path__ = []
-    package.LazyModule = lambda name: importlib.import_module(name)
+    lazy = types.ModuleType("pysheets_kernel.lazy")
+    lazy.LazyModule = lambda name: importlib.import_module(name)
+    package.lazy = lazy
     package.magics = magics
     package.sheet = sheet
     for name in ("display", "execution", "streams"):
-        setattr(package, name, types.ModuleType(f"pysheets.{name}"))
-    monkeypatch.setitem(sys.modules, "pysheets", package)
-    monkeypatch.setitem(sys.modules, "pysheets.sheet", sheet)
-    monkeypatch.setitem(sys.modules, "pysheets.magics", magics)
+        setattr(package, name, types.ModuleType(f"pysheets_kernel.{name}"))
+    monkeypatch.setitem(sys.modules, "pysheets_kernel", package)
+    monkeypatch.setitem(sys.modules, "pysheets_kernel.lazy", lazy)
+    monkeypatch.setitem(sys.modules, "pysheets_kernel.sheet", sheet)
+    monkeypatch.setitem(sys.modules, "pysheets_kernel.magics", magics)
     return _load("pysheets_entry", "entry.py")
 
 

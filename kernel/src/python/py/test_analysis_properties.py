@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) of the cell analysis (pysheets.sheet.analyze).
+"""Property tests (hypothesis) of the cell analysis (pysheets_kernel.sheet.analyze).
 
 Hypothesis writes Python cells from a small grammar of statements and expressions with scopes
 (functions, classes, comprehensions, lambdas, global/nonlocal, walrus, del, try/except names,

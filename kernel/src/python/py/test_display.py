@@ -1,4 +1,4 @@
-"""Unit tests of what a value shows (pysheets.display) and of is_complete (pysheets.introspect),
+"""Unit tests of what a value shows (pysheets_kernel.display) and of is_complete (pysheets_kernel.introspect),
 with the native module replaced by a recorder of what would be published."""
 
 import importlib.util
@@ -13,21 +13,25 @@ _DIR = pathlib.Path(__file__).parent
 
 
 def _load():
-    native = types.ModuleType("_pysheets_native")
+    native = types.ModuleType("pysheets_kernel._native")
     native.sent = []
     native.publish = lambda msg_type, content: native.sent.append((msg_type, json.loads(content)))
     native.flush_streams = lambda: None
-    sys.modules["_pysheets_native"] = native
+    # The package as the wheel installs it (kernel/python/pysheets_kernel), with the runtime's
+    # modules found here, as the kernel's embedded finder serves them.
     spec = importlib.util.spec_from_file_location(
-        "pysheets", _DIR / "__init__.py", submodule_search_locations=[str(_DIR)])
+        "pysheets_kernel", _DIR.parents[2] / "python/pysheets_kernel/__init__.py",
+        submodule_search_locations=[str(_DIR)])
     package = importlib.util.module_from_spec(spec)
-    sys.modules["pysheets"] = package
+    sys.modules["pysheets_kernel"] = package
     spec.loader.exec_module(package)
+    sys.modules["pysheets_kernel._native"] = native
+    package._native = native
     return native
 
 
 _native = _load()
-from pysheets import display, execution, introspect  # noqa: E402
+from pysheets_kernel import display, execution, introspect  # noqa: E402
 
 
 @pytest.fixture

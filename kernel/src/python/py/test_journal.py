@@ -1,4 +1,4 @@
-"""Reading the journal: the chain checks and the times users type (pysheets.journal)."""
+"""Reading the journal: the chain checks and the times users type (pysheets_kernel.journal)."""
 
 import hashlib
 import json

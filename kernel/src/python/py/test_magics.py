@@ -1,4 +1,4 @@
-"""Unit tests of the magic-line rewrite (pysheets.magics.transform)."""
+"""Unit tests of the magic-line rewrite (pysheets_kernel.magics.transform)."""
 
 import importlib.util
 import pathlib

@@ -1,4 +1,4 @@
-"""Unit tests of pysheets.sheet, loaded by path (the package only exists inside the kernel)."""
+"""Unit tests of pysheets_kernel.sheet, loaded by path (the package only exists inside the kernel)."""
 
 import importlib.util
 import math
@@ -48,7 +48,7 @@ def test_module_imports_only_the_standard_library_at_import_time():
     top = _imports(tree.body)
     assert top and all(name in sys.stdlib_module_names for name in top), top
     everywhere = _imports(ast.walk(tree))
-    assert "_pysheets_native" not in everywhere and "pysheets" not in everywhere
+    assert "pysheets_kernel" not in everywhere
     # pandas only lazily, inside Range.to_frame
     assert "pandas" in everywhere and "pandas" not in top
 

@@ -1,20 +1,14 @@
-//! pysheets-kernel: a Jupyter kernel that turns a notebook into a live spreadsheet of Python.
+//! The command line of `pysheets` and `python -m pysheets_kernel`: run a kernel (`-f FILE`),
+//! install the kernelspec, replay cells. It runs inside the Python that started it (see
+//! `extension.rs`), so "the Python" of every command is that interpreter: no `--python`.
 
-use pysheets_kernel::{core, install};
-
-// Messages are built on the Python thread and freed on the socket threads; glibc's malloc
-// spent a quarter of the Python thread's time in a re-run batch on that (perf: _int_malloc,
-// malloc_consolidate, unlink_chunk).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+use crate::{core, install};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
-    name = "pysheets-kernel",
+    name = "pysheets",
     version,
     about,
     args_conflicts_with_subcommands = true
@@ -23,9 +17,6 @@ struct Cli {
     /// The connection file written by the Jupyter client.
     #[arg(short = 'f', long = "connection-file", value_name = "CONNECTION_FILE")]
     connection_file: Option<PathBuf>,
-    /// The Python interpreter (of a venv) whose environment cells run in.
-    #[arg(long, value_name = "PATH")]
-    python: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -51,9 +42,6 @@ enum Command {
         /// How clients interrupt a running cell.
         #[arg(long, value_enum, default_value = "signal")]
         interrupt_mode: install::InterruptMode,
-        /// The Python interpreter (of a venv) the kernel runs cells in.
-        #[arg(long, value_name = "PATH")]
-        python: Option<PathBuf>,
     },
     /// Evaluate cells headless with the kernel's sheet: cells as JSON in, states and values out.
     ///
@@ -70,18 +58,31 @@ enum Command {
     /// input() fails (there is no frontend). An interrupt (SIGINT) stops the replay: the
     /// interrupted cell is an error, the cells after it are stale.
     ///
-    /// Exit status: 0 when the result was written (failed cells are in it), 1 when Python
-    /// cannot start, 2 when stdin is not such a document.
+    /// Exit status: 0 when the result was written (failed cells are in it), 1 when the
+    /// runtime cannot load, 2 when stdin is not such a document.
     #[command(verbatim_doc_comment)]
-    Replay {
-        /// The Python interpreter (of a venv) whose environment cells run in.
-        #[arg(long, value_name = "PATH")]
-        python: Option<PathBuf>,
-    },
+    Replay,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// The Python interpreter the command runs in, as Python sees itself.
+pub struct Host {
+    /// `sys.executable`: a venv's own `bin/python`, not the interpreter it links to.
+    pub executable: PathBuf,
+    /// `sys.prefix`: the environment `--sys-prefix` installs into.
+    pub prefix: PathBuf,
+}
+
+/// Runs the command `argv` (program name first) and gives its exit status. Called with the
+/// GIL released, on the thread Python calls from (the main thread, for a kernel).
+pub fn run(argv: Vec<String>, host: &Host) -> u8 {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that print to stdout and succeed.
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
     match cli.command {
         Some(Command::Install {
             user,
@@ -90,7 +91,6 @@ fn main() -> ExitCode {
             name,
             display_name,
             interrupt_mode,
-            python,
         }) => {
             let location = match (user, sys_prefix, prefix) {
                 (true, _, _) => install::Location::User,
@@ -103,27 +103,26 @@ fn main() -> ExitCode {
                 name,
                 display_name,
                 interrupt_mode,
-                python: python.or(cli.python),
+                python: host.executable.clone(),
+                sys_prefix: host.prefix.clone(),
             };
             match install::install(&opts) {
                 Ok(dir) => {
                     println!("Installed kernelspec {} in {}", opts.name, dir.display());
-                    ExitCode::SUCCESS
+                    0
                 }
                 Err(e) => {
-                    eprintln!("pysheets-kernel install: {e}");
-                    ExitCode::FAILURE
+                    eprintln!("pysheets install: {e}");
+                    1
                 }
             }
         }
-        Some(Command::Replay { python }) => core::replay::run(python.or(cli.python)),
+        Some(Command::Replay) => core::replay::run(),
         None => match cli.connection_file {
-            Some(file) => core::launch::run(&file, cli.python),
+            Some(file) => core::launch::run(&file),
             None => {
-                eprintln!(
-                    "pysheets-kernel: give a connection file with -f, or a subcommand (see --help)"
-                );
-                ExitCode::from(2)
+                eprintln!("pysheets: give a connection file with -f, or a subcommand (see --help)");
+                2
             }
         },
     }
