@@ -17,9 +17,9 @@ echo "[test] fuzz: every target of kernel/fuzz for a short run (installs cargo-f
 bash scripts/fuzz.sh "${PYSHEETS_FUZZ_SECONDS:-10}"
 echo "[test] grid extension: lint (eslint, prettier, stylelint) and unit tests (jest)"
 (cd labextension && PATH="$PWD/../.venv/bin:$PATH" jlpm lint:check && PATH="$PWD/../.venv/bin:$PATH" jlpm test)
-echo "[test] pytest: the embedded Python runtime's unit tests (beside it, in kernel/src/python/py)"
-# importlib mode: that folder is a package named `py`, which pytest's own `py` module shadows.
-.venv/bin/python -m pytest -q --import-mode=importlib -p no:cacheprovider kernel/src/python/py
+echo "[test] pytest: the Python runtime's unit tests (beside it, in kernel/src/python/pysheets_kernel)"
+# importlib mode: the tests load the modules they test by path, not the installed package.
+.venv/bin/python -m pytest -q --import-mode=importlib -p no:cacheprovider kernel/src/python/pysheets_kernel
 echo "[test] pytest: black-box tests with real clients (tests/)"
 set +e
 .venv/bin/python -m pytest tests -v "$@"

@@ -18,7 +18,7 @@ This module has no tests (``tests/test_oracle.py`` has them); it holds
 - ``compare(expected, got)``: the list of differences, cell by cell and name by name.
 - ``check_case(kernels, case)``: all three.
 
-What a cell's value is (``kernel/src/python/py/cells.py``): the value of the last statement
+What a cell's value is (``kernel/src/python/pysheets_kernel/cells.py``): the value of the last statement
 when it is an expression; else, when the last statement is ``name = ...`` (one plain name
 target) or ``name: T = ...``, the value of that name after the cell; else None. On the
 ipykernel side the last expression's value is captured by an IPython AST transformer that wraps

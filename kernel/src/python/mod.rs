@@ -1,11 +1,12 @@
 //! The Python runtime: the only code that touches CPython (pyo3, FFI).
 //!
 //! CPython is the environment's own `python`, which loaded us as an extension module
-//! (`extension.rs`). `bridge` holds the native functions that Python code calls back into (publish, streams, stdin), `capture` puts pipes behind fd 1 and 2,
-//! and `runtime` is the narrow API the kernel core calls (one method per call, typed results for the
-//! sheet's). This layer knows nothing of the wire protocol: what Python publishes goes into a
-//! [`bridge::Sink`] that the core hands to [`bridge::install`]. The Python half of
-//! the runtime lives in `py/` and is compiled into the extension module.
+//! (`extension.rs`). `bridge` holds the native functions that Python code calls back into
+//! (publish, streams, stdin), `capture` puts pipes behind fd 1 and 2, and `runtime` is the
+//! narrow API the kernel core calls (one method per call, typed results for the sheet's). This
+//! layer knows nothing of the wire protocol: what Python publishes goes into a
+//! [`bridge::Sink`] that the core hands to [`bridge::install`]. The Python half of the runtime
+//! is the package `pysheets_kernel/` beside this file, which the wheel installs.
 
 pub mod bridge;
 pub mod capture;

@@ -8,31 +8,6 @@ use pyo3::types::{PyDict, PyModule};
 use serde_json::{json, Value};
 use std::ffi::CString;
 
-/// The Python half of the runtime, compiled into the extension module and imported as
-/// submodules of the installed package, `pysheets_kernel.*`.
-const SOURCES: &[(&str, &str)] = &[
-    ("pysheets_kernel.lazy", include_str!("py/lazy.py")),
-    ("pysheets_kernel.display", include_str!("py/display.py")),
-    ("pysheets_kernel.streams", include_str!("py/streams.py")),
-    ("pysheets_kernel.magics", include_str!("py/magics.py")),
-    ("pysheets_kernel.execution", include_str!("py/execution.py")),
-    (
-        "pysheets_kernel.introspect",
-        include_str!("py/introspect.py"),
-    ),
-    ("pysheets_kernel.comm", include_str!("py/comm.py")),
-    ("pysheets_kernel.sheet", include_str!("py/sheet.py")),
-    ("pysheets_kernel.cells", include_str!("py/cells.py")),
-    (
-        "pysheets_kernel.mpl_backend",
-        include_str!("py/mpl_backend.py"),
-    ),
-    ("pysheets_kernel.journal", include_str!("py/journal.py")),
-    ("pysheets_kernel.audit", include_str!("py/audit.py")),
-    ("pysheets_kernel.entry", include_str!("py/entry.py")),
-];
-const BOOTSTRAP: &str = include_str!("py/bootstrap.py");
-
 /// What running one sheet cell gave, when its code did not raise.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellRan {
@@ -242,15 +217,9 @@ pub struct PythonRuntime {
     pub info: PythonInfo,
 }
 
+/// The Python half of the runtime is the package beside this file (`pysheets_kernel/`), which
+/// the wheel installs with this module: imported from disk, its bytecode cached by Python.
 fn load(py: Python<'_>) -> PyResult<(Py<PyModule>, (String, String, String))> {
-    let sources = PyDict::new(py);
-    for (name, code) in SOURCES {
-        sources.set_item(name, code)?;
-    }
-    let globals = PyDict::new(py);
-    globals.set_item("SOURCES", sources)?;
-    let bootstrap = CString::new(BOOTSTRAP).expect("bootstrap has no NUL");
-    py.run(&bootstrap, Some(&globals), None)?;
     let entry = py.import("pysheets_kernel.entry")?;
     let info: (String, String, String) = entry.call_method0("setup")?.extract()?;
     Ok((entry.unbind(), info))

@@ -8,7 +8,7 @@ use crate::sheet::{rewrite_ranges, sheet_position, Address, CellDeps, Position, 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// What `A1:C4` becomes in code before Python sees it (see `py/cells.py`).
+/// What `A1:C4` becomes in code before Python sees it (see `pysheets_kernel/cells.py`).
 const RANGE_CALL: &str = "__pysheets_range__";
 
 /// A cell's dependencies for the graph, from the analysis of its code and the ranges the

@@ -17,11 +17,9 @@ def _load():
     native.sent = []
     native.publish = lambda msg_type, content: native.sent.append((msg_type, json.loads(content)))
     native.flush_streams = lambda: None
-    # The package as the wheel installs it (kernel/python/pysheets_kernel), with the runtime's
-    # modules found here, as the kernel's embedded finder serves them.
+    # This folder as the package (not the installed copy), with the native module faked.
     spec = importlib.util.spec_from_file_location(
-        "pysheets_kernel", _DIR.parents[2] / "python/pysheets_kernel/__init__.py",
-        submodule_search_locations=[str(_DIR)])
+        "pysheets_kernel", _DIR / "__init__.py", submodule_search_locations=[str(_DIR)])
     package = importlib.util.module_from_spec(spec)
     sys.modules["pysheets_kernel"] = package
     spec.loader.exec_module(package)

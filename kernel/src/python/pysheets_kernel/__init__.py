@@ -3,8 +3,7 @@
 Start a kernel with ``python -m pysheets_kernel -f CONNECTION_FILE`` (what the kernelspec
 does), or use the ``pysheets`` command (``pysheets install``, ``pysheets --version``).
 
-Inside the kernel, the runtime's modules are submodules of this package, served from the
-extension module: ``display``, ``update_display``, ``clear_output`` and ``DisplayHandle`` are
+The runtime's modules are this package's: ``display``, ``update_display``, ``clear_output`` and ``DisplayHandle`` are
 also builtins, and ``pysheets_kernel.comm`` is the comm API. The kernel's Rust side calls
 ``pysheets_kernel.entry.setup()`` once, then its ``*_json`` entry points with JSON strings,
 so the FFI boundary stays narrow.

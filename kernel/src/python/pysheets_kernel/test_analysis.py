@@ -436,7 +436,7 @@ def test_mutation_rule_is_documented():
 
 @pytest.fixture
 def entry(monkeypatch):
-    """kernel/src/python/py/entry.py, loaded with the real `sheet` and `magics` modules and
+    """kernel/src/python/pysheets_kernel/entry.py, loaded with the real `sheet` and `magics` modules and
     stand-ins for the rest of the package (which only exists inside the kernel)."""
     magics = _load("pysheets_magics_for_entry", "magics.py")
     package = types.ModuleType("pysheets_kernel")

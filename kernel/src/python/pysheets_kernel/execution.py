@@ -1,6 +1,7 @@
 """Running a cell: magics, the value of the last expression, tracebacks that show the user's code."""
 
 import builtins
+import os
 import sys
 
 from pysheets_kernel import _native
@@ -12,8 +13,15 @@ ast = LazyModule("ast")
 json = LazyModule("json")
 linecache = LazyModule("linecache")
 
-# Frames whose code comes from the kernel's own modules are left out of tracebacks.
-_INTERNAL_PREFIX = "<pysheets_kernel."
+# Frames whose code comes from the kernel's own modules (this package's; its unit tests sit
+# beside them in the sources but are not the kernel) are left out of tracebacks.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_internal(filename):
+    folder, _, name = filename.rpartition(os.sep)
+    return folder == _PACKAGE_DIR and not name.startswith("test_")
+
 
 def _main_namespace():
     main = sys.modules.get("__main__")
@@ -64,7 +72,7 @@ def format_exception(exc):
     import traceback
 
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_INTERNAL_PREFIX):
+    while tb is not None and _is_internal(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     if isinstance(exc, SyntaxError):
         lines = traceback.format_exception_only(type(exc), exc)
