@@ -89,12 +89,17 @@ ensure_grid_extension() {
   sources=$(cd "$dir" && find src style jupyterlab_pysheets -type f -not -path 'jupyterlab_pysheets/labextension/*' \
               -not -name '_version.py' -not -path '*/__pycache__/*' | sort \
             | xargs cat package.json yarn.lock tsconfig.json pyproject.toml install.json | sha256sum | cut -d' ' -f1)
-  if [ "$(cat "$dir/jupyterlab_pysheets/labextension/.sources.sha256" 2>/dev/null)" = "$sources" ]; then
+  # The stamp sits in node_modules: the built folder goes into the wheel as it is.
+  if [ "$(cat "$dir/node_modules/.grid-build.sha256" 2>/dev/null)" = "$sources" ] \
+     && [ -f "$dir/jupyterlab_pysheets/labextension/package.json" ]; then
     return 0
   fi
   log "building the grid extension (jlpm build:prod in $dir)"
-  (cd "$dir" && PATH="$root/.venv/bin:$PATH" "$jlpm" build:prod >/dev/null)
-  echo "$sources" > "$dir/jupyterlab_pysheets/labextension/.sources.sha256"
+  (cd "$dir" && PATH="$root/.venv/bin:$PATH" "$jlpm" build:prod >/dev/null 2>&1) || {
+    echo "setup: jlpm build:prod failed in $dir (run it there to see why)" >&2
+    exit 1
+  }
+  echo "$sources" > "$dir/node_modules/.grid-build.sha256"
 }
 
 # The wheel, built by scripts/build-wheel.sh and installed into .venv as `pip install` would

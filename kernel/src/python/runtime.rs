@@ -4,9 +4,8 @@
 //! pass the reply content through as JSON, since it goes to the client as it is.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::PyModule;
 use serde_json::{json, Value};
-use std::ffi::CString;
 
 /// What running one sheet cell gave, when its code did not raise.
 #[derive(Debug, Clone, Default, PartialEq)]
