@@ -46,6 +46,12 @@ ensure_build_packages() {
   ensure_debian_packages build-essential pkg-config
 }
 
+# For tests/test_wheel.py: a venv of Debian's own Python, "the user's other Python" that the
+# wheel must work in.
+ensure_other_python_packages() {
+  ensure_debian_packages python3 python3-venv
+}
+
 # For the browser test of the JupyterLab UI (tests/test_browser.py): Debian's headless Chromium,
 # driven by playwright-core (which cannot download a browser of its own here), and a font for it.
 ensure_chromium_packages() {
@@ -144,6 +150,7 @@ fi
 .venv/bin/jupyter labextension disable --level=sys_prefix jupyterlab-ipyflow >/dev/null 2>&1 || true
 
 ensure_chromium_packages
+ensure_other_python_packages
 ensure_browser_test_node_packages
 ensure_grid_extension
 ensure_kernel_wheel
