@@ -2,9 +2,10 @@
 //!
 //! The spec starts `<this python> -m pysheets_kernel -f {connection_file}`, as ipykernel's
 //! does: the interpreter the user ran `pysheets install` with is the one cells run in. The
-//! wheel also ships a spec as data files (`share/jupyter/kernels/pysheets/`, made by
-//! `scripts/build-wheel.sh` from [`spec`]) whose argv starts with plain `python`, which
-//! jupyter_client replaces with its own interpreter.
+//! wheel also ships a spec as data files (`share/jupyter/kernels/pysheets/`, copied by
+//! `scripts/build-wheel.sh` from `kernelspec/kernel.json`, which a test keeps equal to
+//! [`spec`]) whose argv starts with plain `python`, which jupyter_client replaces with its own
+//! interpreter.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -92,7 +93,7 @@ pub fn install(opts: &InstallOptions) -> Result<PathBuf, InstallError> {
 }
 
 /// `kernel.json` and the logos in `dir`.
-pub fn write_spec(dir: &Path, spec: &Value) -> Result<(), InstallError> {
+fn write_spec(dir: &Path, spec: &Value) -> Result<(), InstallError> {
     let write = |path: PathBuf, bytes: &[u8]| {
         std::fs::write(&path, bytes).map_err(|source| InstallError::Write { path, source })
     };

@@ -14,7 +14,8 @@ json = LazyModule("json")
 
 
 def setup():
-    # pyo3 initialises Python without signal handlers; interrupts need this one.
+    # Python installs this handler only when SIGINT was not ignored at its start (a kernel
+    # launched from a background job inherits it ignored); interrupts need it.
     # `_signal`, not `signal`: the latter imports enum, a few ms of start-up.
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     os.environ.setdefault("MPLBACKEND", "module://pysheets_kernel.mpl_backend")
