@@ -138,6 +138,10 @@ pub struct Analysis {
     pub reads_builtins: Vec<String>,
     /// "expr", "assign" or "none".
     pub value_kind: String,
+    /// The cell evaluates the sheet's model in a copy (`sheet.what_if`, `sheet.goal_seek`,
+    /// `%whatif`, `%goalseek`): its value depends on the code of the cells upstream of it,
+    /// not only on their values, so early cutoff must not skip it.
+    pub reads_model: bool,
     /// Why the code could not be analysed: `SyntaxError: …` (the cell still runs, and Python
     /// shows the error), or another failure (shown instead of running the cell).
     pub error: Option<String>,

@@ -150,6 +150,9 @@ impl<C> LiveSheet<C> {
                     .collect()
             })
             .unwrap_or_default();
+        let was_reader = self.cells.get(&address).is_some_and(|c| c.reads_model);
+        self.model_readers =
+            self.model_readers + usize::from(analysis.reads_model) - usize::from(was_reader);
         self.cells.insert(
             address,
             CellRecord {
@@ -165,6 +168,7 @@ impl<C> LiveSheet<C> {
                 last_ms: 0.0,
                 edited,
                 png: None,
+                reads_model: analysis.reads_model,
                 py,
                 function_writes: analysis.function_writes.clone(),
                 bound: Vec::new(),
@@ -221,6 +225,7 @@ impl<C> LiveSheet<C> {
         let Some(record) = self.cells.remove(&address) else {
             return;
         };
+        self.model_readers -= usize::from(record.reads_model);
         self.epoch += 1;
         self.release(address, record.cell_id.as_ref());
         report.deleted.push((address, record.cell_id.clone()));

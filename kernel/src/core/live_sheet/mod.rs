@@ -145,6 +145,9 @@ pub struct CellRecord<C> {
     pub edited: Option<Edited>,
     /// A small PNG (base64) of the value, when it shows as a picture.
     pub png: Option<String>,
+    /// It evaluates the model (what-if, goal seek): it re-runs whenever a cell upstream of
+    /// it re-runs, changed value or not (see `Analysis::reads_model`).
+    pub reads_model: bool,
     /// The cell's object in the runtime, holding the code Python runs (ranges rewritten); None
     /// only if the runtime failed to make it.
     py: Option<C>,
@@ -264,6 +267,9 @@ pub struct LiveSheet<C> {
     /// The notebook's order of cells (cellId → index), when the frontend tells it: names
     /// resolve in the order the user reads, not by address.
     notebook_order: HashMap<String, u64>,
+    /// How many cells evaluate the model (`reads_model`): a batch looks for them only when
+    /// there are some.
+    model_readers: usize,
     /// Whether a journal records what re-runs do (then `run_plan` writes its entries).
     pub journaling: bool,
     /// The journal's entries for the re-run cells (not the request's own), written as they
@@ -283,6 +289,7 @@ impl<C> Default for LiveSheet<C> {
             epoch: 0,
             mutating_methods: BTreeSet::new(),
             notebook_order: HashMap::new(),
+            model_readers: 0,
             journaling: false,
             journal_entries: Vec::new(),
         }

@@ -177,6 +177,26 @@ impl<C> LiveSheet<C> {
         let failed_before = self.failed_cells().next().is_some();
         // Re-run cells print nowhere; toggled only when the mode changes, not per cell.
         let mut muted = false;
+        // Cells that evaluate the model depend on their upstream cells' code: they run
+        // whenever they are in the plan, as roots, whatever early cutoff says.
+        let forced;
+        let plan = if self.model_readers == 0 {
+            plan
+        } else {
+            let mut roots = plan.roots.clone();
+            roots.extend(
+                plan.order
+                    .iter()
+                    .filter(|a| self.cells.get(a).is_some_and(|c| c.reads_model)),
+            );
+            roots.sort_unstable();
+            roots.dedup();
+            forced = Plan {
+                roots,
+                ..plan.clone()
+            };
+            &forced
+        };
         let mut recompute = Recompute::new(&self.sheet, plan);
         let mut own_error = None;
         let mut interrupted = false;

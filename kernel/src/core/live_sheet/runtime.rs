@@ -119,6 +119,60 @@ impl CellRuntime for PythonRuntime {
     }
 }
 
+/// A borrowed runtime is one too: a replay borrows the kernel's, a model owns its own.
+impl<T: CellRuntime> CellRuntime for &T {
+    type Cell = T::Cell;
+
+    fn analyze(&self, code: &str, mutating_methods: &[&str]) -> Result<Analysis, PyCallError> {
+        (**self).analyze(code, mutating_methods)
+    }
+
+    fn make_cell(
+        &self,
+        address: Address,
+        code: &str,
+        defines: &[String],
+        dynamic: bool,
+        changes: &[String],
+    ) -> Result<Self::Cell, PyCallError> {
+        (**self).make_cell(address, code, defines, dynamic, changes)
+    }
+
+    #[inline]
+    fn run_cell(
+        &self,
+        cell: &Self::Cell,
+        mode: RunMode,
+        execution_count: i64,
+        empty: &[String],
+        bind: Option<&Bindings<Self::Cell>>,
+    ) -> Result<CellRan, PyCallError> {
+        (**self).run_cell(cell, mode, execution_count, empty, bind)
+    }
+
+    fn settle(&self, bind: &[(&str, &Self::Cell)]) -> Result<(), PyCallError> {
+        (**self).settle(bind)
+    }
+
+    fn forget(&self, address: Address, names: &[&str]) -> Result<(), PyCallError> {
+        (**self).forget(address, names)
+    }
+
+    fn mark_cell(
+        &self,
+        address: Address,
+        text: &str,
+        kind: MarkKind,
+        drop_value: bool,
+    ) -> Result<(), PyCallError> {
+        (**self).mark_cell(address, text, kind, drop_value)
+    }
+
+    fn delete_cell(&self, address: Address, names: &[&str]) -> Result<(), PyCallError> {
+        (**self).delete_cell(address, names)
+    }
+}
+
 /// Where the sheet's own messages go (a request's error, `%sheet`'s output), in order with
 /// what Python published, and whether re-run cells' prints are dropped.
 pub trait Output {

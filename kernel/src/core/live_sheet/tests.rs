@@ -169,7 +169,10 @@ impl CellRuntime for Fake {
                 ..Analysis::default()
             });
         }
-        let mut a = Analysis::default();
+        let mut a = Analysis {
+            reads_model: code.contains("# reads the model"),
+            ..Analysis::default()
+        };
         for (target, expr) in statements(code) {
             for term in terms(expr).filter(|t| is_name(t)) {
                 let list = if is_address(term) {
@@ -481,6 +484,35 @@ fn early_cutoff_stops_below_an_unchanged_value() {
     assert_eq!(env.value("C1"), Some(Some(1)));
     // The edited cell's readers run even when its value did not change.
     env.ok_with_runs("a", "# @A1\nx = 1 + 1", &["A1", "B1"]);
+}
+
+#[test]
+fn a_cell_that_reads_the_model_reruns_below_an_unchanged_value() {
+    // A what-if table over A1 depends on the code between A1 and its outputs, not only on
+    // their values: below B1's unchanged value an ordinary reader is cut off, it is not.
+    let mut env = Env::default();
+    env.ok("a", "# @A1\nx = 1");
+    env.ok("b", "# @B1\ny = x * 0");
+    env.ok("c", "# @C1\ny + 1");
+    env.ok("d", "# @D1\ny + 2\n# reads the model");
+    let report = env.ok_with_runs("a", "# @A1\nx = 2", &["A1", "B1", "D1"]);
+    assert_eq!(
+        strings(&report.reran),
+        ["B1", "D1"],
+        "C1 is cut off, D1 is not"
+    );
+    // Once it reads the model no more, it is cut off like the others.
+    env.ok("d", "# @D1\ny + 2");
+    env.ok_with_runs("a", "# @A1\nx = 3", &["A1", "B1"]);
+    env.ok("e", "# @E1\ny + 3\n# reads the model");
+    env.ok_with_runs("a", "# @A1\nx = 4", &["A1", "B1", "E1"]);
+    env.sheet
+        .delete(&env.rt, &env.out, a("E1"), &mut Report::default());
+    assert_eq!(
+        env.sheet.model_readers, 0,
+        "the count follows edits and deletions"
+    );
+    env.ok_with_runs("a", "# @A1\nx = 5", &["A1", "B1"]);
 }
 
 #[test]

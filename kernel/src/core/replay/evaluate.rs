@@ -5,111 +5,60 @@
 //! runtime, so the unit tests drive it with the fake one of `live_sheet`.
 
 use super::document::ReplayCell;
-use crate::core::labels;
-use crate::core::live_sheet::{CellRuntime, LiveSheet, Output, Report};
-use crate::core::sheet_view;
-use crate::sheet::Address;
+use super::model::{synthetic_id, Model, Step};
+use crate::core::live_sheet::{CellRuntime, LiveSheet, Output};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
-/// What became of one input cell.
-enum Fate {
-    /// It is the cell at this address; its state is read at the end, since later cells may
-    /// have re-run it.
-    InSheet(Address),
-    /// Its request failed before it became a cell (it assigns to another cell's address, its
-    /// analysis failed): this is the error.
-    Refused(Address, String),
-    /// An interrupt stopped the replay before it ran.
-    NotRun(Address),
-    /// Nothing to show: a `%sheet` command, or a cell that never got an address.
-    Nothing,
-}
-
-/// A cellId for a cell the input gave none: a frontend with cells always sends one, and the
-/// notebook order is told in cellIds.
-fn synthetic_id(index: usize) -> String {
-    format!("pysheets-replay-{}", index + 1)
-}
-
 /// Evaluates `cells` in order and returns the result document,
 /// `{"cells": {"B7": {"state", "value", "error"?}, …}}`, its cells in notebook order.
-pub fn evaluate<R: CellRuntime>(rt: &R, out: &impl Output, cells: &[ReplayCell]) -> String {
-    let mut sheet: LiveSheet<R::Cell> = LiveSheet::default();
+pub fn evaluate<R: CellRuntime>(rt: R, out: &impl Output, cells: &[ReplayCell]) -> String {
+    let mut model = Model::new(rt);
     let ids: Vec<String> = cells
         .iter()
         .enumerate()
         .map(|(i, c)| c.cell_id.clone().unwrap_or_else(|| synthetic_id(i)))
         .collect();
-    sheet.set_notebook_order(rt, &ids, &mut Report::default());
-    let mut fates = Vec::with_capacity(cells.len());
-    let mut interrupted = false;
+    model.set_order(&ids);
+    let mut steps = Vec::with_capacity(cells.len());
     for (i, (cell, id)) in cells.iter().zip(&ids).enumerate() {
-        if interrupted {
-            // Where it would have gone: its label wins over the given address, as in
-            // `choose_address`.
-            let address = labels::parse(&cell.code)
-                .map(|l| l.address)
-                .or(cell.address);
-            fates.push(address.map_or(Fate::Nothing, Fate::NotRun));
-            continue;
-        }
-        let count = i as i64 + 1;
-        let mut report = Report::default();
-        if sheet_view::is_command(&cell.code) {
-            // `%sheet lazy` changes how the cells after it run, as in the kernel.
-            if let Err(message) =
-                sheet_view::command(&mut sheet, rt, out, &cell.code, count, &mut report)
-            {
-                eprintln!("pysheets replay: cell {count}: {message}");
+        let step = model.execute(out, cell, id);
+        match &step {
+            Step::Nothing(Some(message)) => {
+                eprintln!("pysheets replay: cell {}: {message}", i + 1)
             }
-            interrupted = report.interrupted;
-            fates.push(Fate::Nothing);
-            continue;
-        }
-        let mut metadata = json!({"cellId": id});
-        if let Some(address) = cell.address {
-            metadata["pysheets"] = json!({"address": address.to_string()});
-        }
-        let result = sheet.execute(rt, out, &cell.code, &metadata, count, &mut report);
-        interrupted = report.interrupted;
-        let fate = match (report.address, result) {
-            (Some(a), _) if sheet.cells.contains_key(&a) => Fate::InSheet(a),
-            (Some(a), Err(e)) => Fate::Refused(a, format!("{}: {}", e.ename, e.evalue)),
-            (Some(_), Ok(())) => Fate::Nothing,
-            (None, result) => {
-                // No address: the one it asks for is another cell's (`AddressConflict`).
-                if let Err(e) = result {
-                    eprintln!(
-                        "pysheets replay: cell {count} was not evaluated: {}: {}",
-                        e.ename, e.evalue
-                    );
-                }
-                Fate::Nothing
+            Step::Refused(None, message) => {
+                eprintln!(
+                    "pysheets replay: cell {} was not evaluated: {message}",
+                    i + 1
+                )
             }
-        };
-        fates.push(fate);
+            _ => {}
+        }
+        steps.push(step);
     }
-    result_document(&sheet, &fates)
+    result_document(&model.sheet, &steps)
 }
 
 /// The states as the sheet shows them (`cell_json`), in notebook order; an address appears
 /// once, with the cell the sheet holds there when it holds one.
-fn result_document<C>(sheet: &LiveSheet<C>, fates: &[Fate]) -> String {
+fn result_document<C>(sheet: &LiveSheet<C>, steps: &[Step]) -> String {
     let mut seen = HashSet::new();
     let mut text = String::from("{\"cells\":{");
-    for fate in fates {
-        let (address, entry) = match fate {
-            Fate::Nothing => continue,
-            Fate::InSheet(a) | Fate::Refused(a, _) | Fate::NotRun(a)
+    for step in steps {
+        let (address, entry) = match step {
+            Step::Nothing(_) | Step::Refused(None, _) | Step::NotRun(None) => continue,
+            Step::InSheet(a) | Step::Refused(Some(a), _) | Step::NotRun(Some(a))
                 if sheet.cells.contains_key(a) =>
             {
                 (*a, shown(&sheet.cell_json(*a)))
             }
             // Deleted since (`%sheet delete`): no longer a cell of the sheet.
-            Fate::InSheet(_) => continue,
-            Fate::Refused(a, error) => (*a, json!({"state": "error", "value": "", "error": error})),
-            Fate::NotRun(a) => (*a, json!({"state": "stale", "value": ""})),
+            Step::InSheet(_) => continue,
+            Step::Refused(Some(a), error) => {
+                (*a, json!({"state": "error", "value": "", "error": error}))
+            }
+            Step::NotRun(Some(a)) => (*a, json!({"state": "stale", "value": ""})),
         };
         if !seen.insert(address) {
             continue;

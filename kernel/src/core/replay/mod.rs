@@ -9,16 +9,20 @@
 //! - `document` — the input, read strictly (exit status 2 when it is not one);
 //! - `evaluate` — the cells through a [`LiveSheet`](super::live_sheet::LiveSheet), and the
 //!   result from its `cell_json`;
-//! - `sink` — where Python's output goes without a frontend;
+//! - `model` — a sheet driven cell by cell (`pysheets run`, what-if workers, goal seek):
+//!   execute, give cells new code and recompute, keep what some outputs need, order;
+//! - `sink` — where Python's output goes without a frontend (and what it recorded);
 //! - `stdio` — fd 1 kept for the result, cells' fd-level output sent to stderr.
 
 mod document;
 mod evaluate;
+mod model;
 mod sink;
 mod stdio;
 
 pub use document::{parse, ReplayCell};
 pub use evaluate::evaluate;
+pub use model::{synthetic_id, Model, Step};
 pub use sink::{ReplaySink, NO_INPUT};
 
 use super::{interrupt, launch};
@@ -54,7 +58,7 @@ pub fn run() -> u8 {
     launch::init_logging();
     // The stream flusher must not take the SIGINT meant for the cell running on this thread.
     interrupt::set_sigint_blocked(true);
-    bridge::install(Arc::new(ReplaySink));
+    bridge::install(Arc::new(ReplaySink::default()));
     interrupt::set_sigint_blocked(false);
     let runtime = match PythonRuntime::start() {
         Ok(rt) => rt,

@@ -1,6 +1,7 @@
 """Explaining a number: `sheet.history`, `sheet.explain`, `sheet.asof`, `sheet.diff` and
 `sheet.verify` (the `sheet` builtin is this module), and the magics `%history`, `%explain`,
 `%asof`, `%diff` and `%sheet verify`, all answered from the journal (`pysheets_kernel.journal`).
+`sheet.what_if` and `sheet.goal_seek` are here too, from `pysheets_kernel.scenarios`.
 
 `asof` evaluates the sheet as its code stood at a time in a separate process (the kernel's
 `replay` command), so the live sheet's namespace, modules and outputs do not change.
@@ -528,3 +529,18 @@ def magic_diff(args):
             continue
         return diff(left, right)
     raise ValueError("usage: %diff T1 [T2] (times: RFC 3339, a date, now, yesterday, '2h ago')")
+
+
+def what_if(inputs, outputs, executor=None, workers=None):
+    """See `pysheets_kernel.scenarios.what_if`."""
+    from pysheets_kernel import scenarios
+
+    return scenarios.what_if(inputs, outputs, executor=executor, workers=workers)
+
+
+def goal_seek(output, target, by, bounds, tolerance=None, max_evaluations=100):
+    """See `pysheets_kernel.scenarios.goal_seek`."""
+    from pysheets_kernel import scenarios
+
+    return scenarios.goal_seek(output, target, by, bounds, tolerance=tolerance,
+                               max_evaluations=max_evaluations)

@@ -171,6 +171,16 @@ def _audit(name):
     return magic
 
 
+def _scenarios(name):
+    def magic(args):
+        from pysheets_kernel import scenarios
+
+        return getattr(scenarios, "magic_" + name)(args)
+
+    magic.__name__ = name
+    return magic
+
+
 MAGICS = {
     "pip": _pip,
     "matplotlib": _matplotlib,
@@ -184,6 +194,9 @@ MAGICS = {
     "explain": _audit("explain"),
     "asof": _audit("asof"),
     "diff": _audit("diff"),
+    # The sheet on other inputs, in copies (pysheets_kernel.scenarios).
+    "whatif": _scenarios("whatif"),
+    "goalseek": _scenarios("goalseek"),
 }
 
 

@@ -979,6 +979,7 @@ class _Analyzer:
             "function_writes": self._function_writes(),
             # A builtin's name is read from a cell before the reader, never from a later one.
             "reads_builtins": [n for n in reads_names if hasattr(builtins, n)],
+            "reads_model": False,
         }
 
     def _function_writes(self):
@@ -1098,6 +1099,9 @@ def analyze(code, mutating_methods=()):
       `mutating_methods` given to `analyze` (those of the notebook's classes) count as
       mutating methods for rule (2);
     - `value_kind` ("expr", "assign" or "none");
+    - `reads_model`: the cell calls `sheet.what_if` / `sheet.goal_seek` (or their magics): the
+      addresses named in the call are in `reads_addresses`, and the cell re-runs whenever a
+      cell upstream of it does (its value depends on their code);
     - `error`: None, or one line ("SyntaxError: ..." or "AnalysisError: ...") with every other
       field empty. An analysis that fails never looks like "no dependencies".
     """
@@ -1114,7 +1118,10 @@ def analyze(code, mutating_methods=()):
     try:
         a = _Analyzer(tree.body[-1] if tree.body else None, mutating_methods)
         a.body(tree.body)
-        return a.result(tree)
+        result = a.result(tree)
+        if any(word in code for word in _MODEL_WORDS):
+            _add_model_reads(tree, result)
+        return result
     except RecursionError:
         return _empty_analysis("SyntaxError: the cell is too deeply nested to analyze")
     except KeyboardInterrupt:
@@ -1122,6 +1129,39 @@ def analyze(code, mutating_methods=()):
     except BaseException as e:
         return _empty_analysis(f"AnalysisError: the analysis of the cell failed: "
                                f"{type(e).__name__}: {e}".replace("\n", " "))
+
+
+# What-if tables and goal seek evaluate the sheet in a copy: their value depends on the cells
+# they name and on the code of everything upstream of those, so the cell reads the named
+# addresses (strings, to Python) and `reads_model` tells the kernel never to cut it off.
+_MODEL_METHODS = frozenset(("what_if", "goal_seek"))
+_MODEL_MAGICS = frozenset(("whatif", "goalseek"))
+_MODEL_WORDS = ("what_if", "goal_seek", "whatif", "goalseek")
+_ADDRESS_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Z]{1,3}[1-9][0-9]{0,6}(?![A-Za-z0-9_])")
+
+
+def _add_model_reads(tree, result):
+    named = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute) \
+                or not isinstance(node.func.value, ast.Name):
+            continue
+        owner, attr = node.func.value.id, node.func.attr
+        if owner == "sheet" and attr in _MODEL_METHODS:
+            named += [c.value for c in ast.walk(node)
+                      if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+        elif owner == "__pysheets_magics__" and attr == "line_magic" and node.args \
+                and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str) \
+                and (node.args[0].value.split() or [""])[0] in _MODEL_MAGICS:
+            named += _ADDRESS_WORD.findall(node.args[0].value)
+        else:
+            continue
+        result["reads_model"] = True
+    reads = result["reads_addresses"]
+    for a in named:
+        if is_address(a) and a not in reads:
+            reads.append(a)
 
 
 if analyze.__doc__:  # None under python -OO
