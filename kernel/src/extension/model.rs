@@ -108,6 +108,12 @@ impl Model {
         Ok(ran.iter().map(Address::to_string).collect())
     }
 
+    /// While deferred, executed cells are recorded, not run; ending it runs them (the stale
+    /// cells) once, in dependency order.
+    fn defer(&mut self, on: bool) {
+        self.inner.set_deferred(&bridge::get(), on);
+    }
+
     /// Deletes the cells that none of `outputs` reads, directly or not.
     fn keep_upstream_of(&mut self, outputs: Vec<String>) -> PyResult<()> {
         let outputs = outputs

@@ -176,7 +176,8 @@ impl<C> LiveSheet<C> {
             },
         );
         report.touched.insert(address);
-        let edited = Some((address, Shown::of_request(metadata)));
+        // A deferred cell is recorded, not run: in lazy mode it goes stale like its readers.
+        let edited = (!self.deferred).then(|| (address, Shown::of_request(metadata)));
         let position = self.position_of(address);
         let set = self.sheet.set_cell_at(address, position, deps);
         // Names no cell defines any more leave the namespace, as in a fresh top-to-bottom run.

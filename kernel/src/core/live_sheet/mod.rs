@@ -267,6 +267,9 @@ pub struct LiveSheet<C> {
     /// The notebook's order of cells (cellId → index), when the frontend tells it: names
     /// resolve in the order the user reads, not by address.
     notebook_order: HashMap<String, u64>,
+    /// Executed cells are recorded and go stale instead of running (with `Mode::Lazy`): a
+    /// model loads a notebook this way, drops what its outputs do not need, then runs the rest.
+    pub deferred: bool,
     /// How many cells evaluate the model (`reads_model`): a batch looks for them only when
     /// there are some.
     model_readers: usize,
@@ -289,6 +292,7 @@ impl<C> Default for LiveSheet<C> {
             epoch: 0,
             mutating_methods: BTreeSet::new(),
             notebook_order: HashMap::new(),
+            deferred: false,
             model_readers: 0,
             journaling: false,
             journal_entries: Vec::new(),

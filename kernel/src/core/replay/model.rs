@@ -42,6 +42,7 @@ pub struct Model<R: CellRuntime> {
     /// The execution count of the last request, as a kernel would number them.
     count: i64,
     interrupted: bool,
+    mode_before_deferred: Mode,
 }
 
 impl<R: CellRuntime> Model<R> {
@@ -51,6 +52,7 @@ impl<R: CellRuntime> Model<R> {
             sheet: LiveSheet::default(),
             count: 0,
             interrupted: false,
+            mode_before_deferred: Mode::Auto,
         }
     }
 
@@ -164,6 +166,26 @@ impl<R: CellRuntime> Model<R> {
             }
         }
         Ok(reran.into_iter().collect())
+    }
+
+    /// While deferred, executed cells are only recorded (they go stale); ending it runs every
+    /// stale cell once, in dependency order. With [`Model::keep_upstream_of`] in between, a
+    /// model for scenarios never runs what its outputs do not need.
+    pub fn set_deferred(&mut self, out: &impl Output, on: bool) {
+        if on == self.sheet.deferred {
+            return;
+        }
+        self.sheet.deferred = on;
+        if on {
+            self.mode_before_deferred = self.sheet.mode;
+            self.sheet.mode = Mode::Lazy;
+        } else {
+            self.sheet.mode = self.mode_before_deferred;
+            let mut report = Report::default();
+            self.count += 1;
+            self.sheet.run_stale(&self.rt, out, self.count, &mut report);
+            self.interrupted |= report.interrupted;
+        }
     }
 
     /// Deletes every cell that none of `outputs` reads, directly or not: a model kept for
@@ -330,6 +352,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.rt.runs()[..], ["A1", "B1"]);
+    }
+
+    #[test]
+    fn a_deferred_load_runs_only_what_is_kept() {
+        let mut m = Model::new(Fake::default());
+        m.set_deferred(&FakeOutput::default(), true);
+        let list = [
+            ("B1", "A1 * 10"),
+            ("A1", "4"),
+            ("C1", "B1 + 1"),
+            ("D1", "7"),
+        ];
+        let ids: Vec<String> = (0..list.len()).map(synthetic_id).collect();
+        m.set_order(&ids);
+        for (i, (address, code)) in list.iter().enumerate() {
+            let cell = ReplayCell {
+                address: Some(address.parse().unwrap()),
+                code: code.to_string(),
+                cell_id: None,
+            };
+            m.execute(&FakeOutput::default(), &cell, &ids[i]);
+        }
+        assert!(m.rt.runs().is_empty(), "nothing ran while deferred");
+        m.keep_upstream_of(&FakeOutput::default(), &addresses(&["B1"]));
+        m.set_deferred(&FakeOutput::default(), false);
+        assert_eq!(
+            m.rt.runs(),
+            ["A1", "B1"],
+            "in dependency order, C1 and D1 dropped"
+        );
+        assert_eq!(value(&m, "B1"), "40");
+        assert_eq!(m.sheet.mode, Mode::Auto);
     }
 
     #[test]

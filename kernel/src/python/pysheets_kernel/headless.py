@@ -25,7 +25,7 @@ class UsageError(Exception):
 
 
 def _fail(message, status):
-    print(f"pysheets: {message}", file=sys.stderr)
+    print(f"pysheets: {message}", file=sys.__stderr__)
     return status
 
 
@@ -256,13 +256,13 @@ def run(args):
     failed = [sheet.entry(a) for a in addresses]
     failed = [e for e in failed if e["state"] in ("error", "upstream-error")]
     for e in failed:
-        print(f"pysheets run: {e['address']} failed: {e.get('error', '')}", file=sys.stderr)
+        print(f"pysheets run: {e['address']} failed: {e.get('error', '')}", file=sys.__stderr__)
     for kind, address, error in sheet.steps:
         if kind == "refused" and address is None:
-            print(f"pysheets run: a cell was not evaluated: {error}", file=sys.stderr)
+            print(f"pysheets run: a cell was not evaluated: {error}", file=sys.__stderr__)
             failed.append(error)
     if sheet.model.interrupted():
-        print("pysheets run: interrupted", file=sys.stderr)
+        print("pysheets run: interrupted", file=sys.__stderr__)
         return 1
     return 1 if failed else 0
 

@@ -10,11 +10,12 @@ import copy
 import json
 
 
-def _outputs(recorded):
+def _outputs(recorded, addresses):
     by_display = {}  # display id -> the outputs showing it
-    cells = []
-    for messages in recorded:
-        outs = []
+    cell_of = {f"pysheets-{a}": n for n, a in enumerate(addresses) if a}
+    cells = [[] for _ in recorded]
+    for n, messages in enumerate(recorded):
+        outs = cells[n]
         for msg_type, text in messages:
             c = json.loads(text)
             display_id = (c.get("transient") or {}).get("display_id")
@@ -32,7 +33,17 @@ def _outputs(recorded):
                     by_display.setdefault(display_id, []).append(o)
                 outs.append(o)
             elif msg_type == "update_display_data":
-                for o in by_display.get(display_id, ()):
+                shown = by_display.get(display_id)
+                if not shown and display_id in cell_of:
+                    # The cell failed when it ran (an error, no display to update) and has a
+                    # value since: the value replaces the error, as the grid shows it. A
+                    # frontend without the grid keeps showing the error.
+                    mine = cells[cell_of[display_id]]
+                    mine[:] = [o for o in mine if o["output_type"] != "error"]
+                    o = {"output_type": "display_data"}
+                    mine.append(o)
+                    shown = by_display[display_id] = [o]
+                for o in shown or ():
                     o["data"] = c.get("data", {})
                     o["metadata"] = c.get("metadata", {})
             elif msg_type == "error":
@@ -41,13 +52,12 @@ def _outputs(recorded):
                              "traceback": c.get("traceback", [])})
             elif msg_type == "clear_output":
                 outs.clear()
-        cells.append(outs)
     return cells
 
 
 def write(path, nb, sheet):
     out = copy.deepcopy(nb)
-    outputs = _outputs(sheet.outputs)
+    outputs = _outputs(sheet.outputs, [address for _, address, _ in sheet.steps])
     for n, ((index, _, _, _), (_, address, _), outs) in enumerate(
             zip(sheet.code_cells, sheet.steps, outputs)):
         cell = out["cells"][index]

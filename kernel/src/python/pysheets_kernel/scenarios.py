@@ -7,8 +7,8 @@ reach the target. `%whatif` and `%goalseek` show the same.
 
 Nothing here touches the live sheet: the cells' code is copied (from the kernel's cell
 objects, in the order the cells first ran) into worker processes, `python -m pysheets_kernel
-scenario-worker`, each holding its own sheet (`_native.Model`). A worker runs the notebook
-once, keeps only the cells the outputs need, then for each scenario gives the input cells their
+scenario-worker`, each holding its own sheet (`_native.Model`). A worker reads the notebook's
+cells without running them, keeps only those the outputs need and runs them once, then for each scenario gives the input cells their
 new literals and recomputes only what is downstream of them. Workers run side by side (as many
 as cores by default), on this machine, or wherever a `concurrent.futures` executor or a
 `dask.distributed` Client sends them: the function they run (`run_chunk`) starts the worker
@@ -358,14 +358,18 @@ def _picklable(value, model, address):
         return c.get("value", repr(value))
 
 
-def _load(payload):
+def _load(payload, keep):
+    """The payload's sheet, with only the cells `keep` (addresses) needs, run once."""
     from pysheets_kernel import headless
 
     headless.fresh_main()
     document = payload["cells"]
     code_cells = [(i, c["code"], None, c["address"]) for i, c in enumerate(document)]
     sheet = headless.Sheet(code_cells, echo=False)
+    sheet.model.defer(True)
     sheet.run()
+    sheet.model.keep_upstream_of(keep)
+    sheet.model.defer(False)
     return sheet, {c["address"]: c["code"] for c in document}
 
 
@@ -375,10 +379,9 @@ def _scenarios(payload):
     from pysheets_kernel import cells
 
     started = time.perf_counter()
-    sheet, codes = _load(payload)
-    model = sheet.model
     ins, outs = payload["inputs"], payload["outputs"]
-    model.keep_upstream_of(outs + ins)
+    sheet, codes = _load(payload, outs + ins)
+    model = sheet.model
     base = time.perf_counter() - started
     rows = []
     for scenario in payload["scenarios"]:
@@ -393,11 +396,10 @@ def _scenarios(payload):
 def _goal(payload):
     from pysheets_kernel import cells
 
-    sheet, codes = _load(payload)
-    model = sheet.model
     g = payload["goal"]
     out, by, target = g["output"], g["by"], g["target"]
-    model.keep_upstream_of([out, by])
+    sheet, codes = _load(payload, [out, by])
+    model = sheet.model
     if by not in model.upstream_of([out]):
         raise ScenarioError(f"{out} does not depend on {by}: no value of {by} changes it")
     evaluations = 0
