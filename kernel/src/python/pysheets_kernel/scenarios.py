@@ -248,6 +248,8 @@ def what_if(inputs, outputs, executor=None, workers=None, cells=None):
         "seconds": round(time.perf_counter() - started, 3),
         "base_seconds": [a["base_seconds"] for a in answers],
         "scenario_seconds": [a["scenario_seconds"] for a in answers],
+        # The process that started each chunk's worker (this one, or an executor's worker).
+        "started_by": [a["started_by"] for a in answers],
     }
     return frame
 
@@ -389,7 +391,7 @@ def _scenarios(payload):
         if model.interrupted():
             raise KeyboardInterrupt
         rows.append([_picklable(_value(model, cells, o), model, o) for o in outs])
-    return {"rows": rows, "base_seconds": round(base, 4),
+    return {"rows": rows, "started_by": os.getppid(), "base_seconds": round(base, 4),
             "scenario_seconds": round(time.perf_counter() - started - base, 4)}
 
 
