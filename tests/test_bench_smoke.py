@@ -84,3 +84,26 @@ def test_bench_runs_every_case_on_every_kernel(tmp_path):
                   "sheet: 500-row DataFrame", "idle RSS after the 12-cell chain"):
         assert title in text
     assert "goals (pysheets):" in text
+
+
+@pytest.mark.timeout(300)
+def test_headless_bench_runs_every_case(tmp_path):
+    """bench/headless_bench.py: pysheets run against papermill and nbconvert, what-if with
+    1 and 2 workers and on a Dask LocalCluster, goal seek; tiny sizes, one repetition."""
+    out = tmp_path / "headless.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "headless_bench.py"), "--reps", "1",
+         "--scenarios", "4", "--json", str(out)],
+        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=280,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    tools = {(r["notebook"], r["tool"]) for r in doc["tools"]}
+    assert ("budget.ipynb", "papermill -k pysheets") in tools
+    assert ("plain-python.ipynb", "nbconvert --execute (python3)") in tools
+    assert all(r["median_s"] > 0 for r in doc["tools"])
+    w = doc["what_if"]
+    assert w["scenarios"] == 4
+    for case in ("1 worker", "2 workers", "dask LocalCluster, 2 workers"):
+        assert w[case]["median_s"] > 0, case
+    assert doc["goal_seek"]["answer"] == 1480.0 and doc["goal_seek"]["evaluations"] >= 2
