@@ -86,9 +86,10 @@ def time_what_if(reps: int, n: int) -> dict:
     from pysheets_kernel import scenarios
 
     cells = budget_cells()
-    side = int(n ** 0.5)
-    a1 = list(range(1000, 1000 + 10 * side, 10))
-    b2 = list(range(3000, 3000 + 20 * (n // side), 20))
+    # Two inputs, n combinations: the largest factor of n up to its square root, by the rest.
+    side = max(f for f in range(1, int(n ** 0.5) + 1) if n % f == 0)
+    a1 = list(range(1000, 1000 + 10 * (n // side), 10))
+    b2 = list(range(3000, 3000 + 20 * side, 20))
     inputs = {"A1": a1, "B2": b2}
     count = len(a1) * len(b2)
     result = {"scenarios": count}

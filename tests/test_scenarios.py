@@ -217,3 +217,26 @@ def test_a_what_if_on_a_dask_cluster(budget: Budget, tmp_path: Path) -> None:
     dask_pids = value(budget.kc, "dask_pids")
     assert len(dask_pids) == 2 and len(ran_in) == 2, (dask_pids, ran_in)
     assert set(ran_in) <= set(dask_pids), (ran_in, dask_pids)
+
+
+def test_a_copy_resolves_names_in_the_notebooks_order_not_the_run_order() -> None:
+    """Notebook order A1, C1 (x = A1), A9 (x * 10), B5 (x = 2); B5 ran before A9. The live
+    sheet gives A9 the x of C1 (the nearest above it in the notebook); so must the copies."""
+    km, kc = start_kernel()
+    try:
+        ids = ["in", "c1", "a9", "b5", "table"]
+        comm_id = uuid.uuid4().hex
+        kc.shell_channel.send(kc.session.msg(
+            "comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}}))
+        kc.shell_channel.send(kc.session.msg(
+            "comm_msg", {"comm_id": comm_id, "data": {"type": "order", "cells": ids}}))
+        for cell_id, code in [("in", "# @A1\n1"), ("c1", "# @C1\nx = A1"),
+                              ("b5", "# @B5\nx = 2"), ("a9", "# @A9\nx * 10")]:
+            assert execute(kc, code, cell_id)[0]["content"]["status"] == "ok"
+        assert value(kc, "A9") == 10
+        reply, iopub = execute(
+            kc, '# @D1\nsheet.what_if({"A1": [1, 3]}, outputs=["A9"])', "table")
+        assert reply["content"]["status"] == "ok", errors(iopub)
+        assert value(kc, "D1.values.tolist()") == [[1, 10], [3, 30]]
+    finally:
+        stop_kernel(km, kc)

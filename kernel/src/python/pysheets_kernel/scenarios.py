@@ -6,7 +6,7 @@ pandas DataFrame with one row per combination of the inputs (Excel's Data Table)
 reach the target. `%whatif` and `%goalseek` show the same.
 
 Nothing here touches the live sheet: the cells' code is copied (from the kernel's cell
-objects, in the order the cells first ran) into worker processes, `python -m pysheets_kernel
+objects, ordered so that each name resolves as in the live sheet) into worker processes, `python -m pysheets_kernel
 scenario-worker`, each holding its own sheet (`_native.Model`). A worker reads the notebook's
 cells without running them, keeps only those the outputs need and runs them once, then for each scenario gives the input cells their
 new literals and recomputes only what is downstream of them. Workers run side by side (as many
@@ -71,15 +71,62 @@ def _source(code):
 
 
 def live_cells():
-    """The live sheet's cells, [{"address", "code"}], in the order they first ran."""
+    """The live sheet's cells, [{"address", "code"}], in an order where each name resolves to
+    the definer the live sheet chose (see `_resolution_order`)."""
     from pysheets_kernel import cells
 
-    out = []
-    for address, c in cells._cells.items():
-        if c.source is None or _NOT_COPIED.search(c.source):
-            continue
-        out.append({"address": address, "code": _source(c.source)})
-    return out
+    items = [(a, c) for a, c in cells._cells.items()
+             if c.source is not None and not _NOT_COPIED.search(c.source)]
+    return [{"address": a, "code": _source(c.source)} for a, c in _resolution_order(items)]
+
+
+def _resolution_order(items):
+    """`items` ((address, Cell), in the order they first ran) reordered so that in a copy,
+    which resolves a name to the nearest definer above the reader, every reader gets the
+    definer the live sheet bound it to (`Cell.bind`). The live sheet resolves in the
+    notebook's order, which the cells' first-run order is not when cells ran out of order.
+    Constraints: the definer before its reader, and every other definer of the name before
+    the definer or after the reader; ties keep the first-run order. Without a consistent
+    order (none exists), the first-run order."""
+    import heapq
+
+    rank = {a: i for i, (a, _) in enumerate(items)}
+    definers = {}
+    for a, c in items:
+        for name in c.defines:
+            definers.setdefault(name, []).append(a)
+    after = {a: set() for a in rank}
+    for reader, c in items:
+        for name, definer in c.bind:
+            d = getattr(definer, "address", None)
+            if d is None or d not in rank or d == reader:
+                continue
+            after[d].add(reader)
+            for other in definers.get(name, ()):
+                if other in (d, reader):
+                    continue
+                if rank[other] < rank[d]:
+                    after[other].add(d)
+                else:
+                    after[reader].add(other)
+    indegree = dict.fromkeys(rank, 0)
+    for succ in after.values():
+        for b in succ:
+            indegree[b] += 1
+    ready = [(rank[a], a) for a, n in indegree.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, a = heapq.heappop(ready)
+        order.append(a)
+        for b in after[a]:
+            indegree[b] -= 1
+            if indegree[b] == 0:
+                heapq.heappush(ready, (rank[b], b))
+    if len(order) < len(items):
+        return items
+    by_address = dict(items)
+    return [(a, by_address[a]) for a in order]
 
 
 def _check(document, inputs, outputs):

@@ -70,3 +70,48 @@ def test_other_cells_do_not_read_the_model(code):
     a = sheet.analyze(code)
     assert a["reads_model"] is False
     assert "A1" not in a["reads_addresses"]
+
+
+class _Cell:
+    def __init__(self, address, defines=(), bind=()):
+        self.address, self.defines, self.bind = address, tuple(defines), tuple(bind)
+
+
+def _order(*cells):
+    return [a for a, _ in scenarios._resolution_order([(c.address, c) for c in cells])]
+
+
+def _resolves_as_bound(order, cells):
+    """In `order`, each reader's nearest definer above it is the one it is bound to."""
+    by = {c.address: c for c in cells}
+    for i, a in enumerate(order):
+        for name, definer in by[a].bind:
+            above = [b for b in order[:i] if name in by[b].defines]
+            if not above or above[-1] != definer.address:
+                return False
+    return True
+
+
+def test_a_copy_resolves_each_name_as_the_live_sheet_did():
+    # Notebook order C1 (x = 1), A9 (x * 10), B5 (x = 2), A10 (x * 100); they first ran in
+    # another order, which would give A9 the x of B5.
+    c1, b5 = _Cell("C1", ["x"]), _Cell("B5", ["x"])
+    a9, a10 = _Cell("A9", bind=[("x", c1)]), _Cell("A10", bind=[("x", b5)])
+    cells = [a10, b5, c1, a9]
+    assert not _resolves_as_bound([c.address for c in cells], cells)
+    order = _order(*cells)
+    assert sorted(order) == ["A10", "A9", "B5", "C1"]
+    assert _resolves_as_bound(order, cells), order
+    # Already consistent: the first-run order stays.
+    assert _order(c1, a9, b5, a10) == ["C1", "A9", "B5", "A10"]
+
+
+def test_without_a_consistent_order_the_first_run_order_stays():
+    a, b = _Cell("A1", ["x"]), _Cell("B1", ["x"])
+    # C1 reads A1's x, D1 reads B1's x and C1's y, E1 reads A1's x and D1's z: E1 comes
+    # after D1, which comes after B1, so B1's x is nearer to E1 than A1's. No order fits.
+    c = _Cell("C1", ["y"], bind=[("x", a)])
+    d = _Cell("D1", ["z"], bind=[("x", b), ("y", c)])
+    e = _Cell("E1", bind=[("x", a), ("z", d)])
+    cells = [a, b, c, d, e]
+    assert _order(*cells) == ["A1", "B1", "C1", "D1", "E1"]
