@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -238,5 +239,43 @@ def test_a_copy_resolves_names_in_the_notebooks_order_not_the_run_order() -> Non
             kc, '# @D1\nsheet.what_if({"A1": [1, 3]}, outputs=["A9"])', "table")
         assert reply["content"]["status"] == "ok", errors(iopub)
         assert value(kc, "D1.values.tolist()") == [[1, 10], [3, 30]]
+    finally:
+        stop_kernel(km, kc)
+
+
+def test_a_kernel_cannot_make_a_model_of_its_own(budget: Budget) -> None:
+    reply, _ = budget.run("from pysheets_kernel import _native\n_native.Model()", "model-x1")
+    assert reply["content"]["ename"] == "RuntimeError"
+    assert "a kernel runs in this process" in reply["content"]["evalue"]
+
+
+def test_an_interrupt_stops_a_what_if_and_its_workers() -> None:
+    import psutil
+
+    km, kc = start_kernel()
+    try:
+        # B1 sleeps only in the copies: in the live sheet A1 is 1 and it returns at once.
+        for cell_id, code in [("a", "# @A1\n1"),
+                              ("b", "# @B1\nimport time\ntime.sleep(60 if A1 > 1 else 0)\nA1 + 1")]:
+            assert execute(kc, code, cell_id)[0]["content"]["status"] == "ok"
+        content = {"code": '# @C1\nsheet.what_if({"A1": [1, 2, 3, 4]}, outputs=["B1"])',
+                   "silent": False, "store_history": True, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": False}
+        msg = kc.session.msg("execute_request", content, metadata={"cellId": "c"})
+        kc.shell_channel.send(msg)
+        kernel = psutil.Process(km.provisioner.process.pid)
+        deadline = time.monotonic() + 30
+        while not any("scenario-worker" in " ".join(p.cmdline()) for p in kernel.children(True)):
+            assert time.monotonic() < deadline, "no worker started"
+            time.sleep(0.1)
+        km.interrupt_kernel()
+        reply = get_reply(kc, msg["header"]["msg_id"], timeout=20)
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        time.sleep(0.5)
+        left = [p.cmdline() for p in kernel.children(True) if p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE]
+        assert not [c for c in left if "scenario-worker" in " ".join(c)], left
+        assert value(kc, "A1") == 1, "the kernel goes on"
     finally:
         stop_kernel(km, kc)

@@ -1,7 +1,7 @@
 //! The Python runtime: the only code that touches CPython (pyo3, FFI).
 //!
 //! CPython is the environment's own `python`, which loaded us as an extension module
-//! (`extension.rs`). `bridge` holds the native functions that Python code calls back into
+//! (`extension/`). `bridge` holds the native functions that Python code calls back into
 //! (publish, streams, stdin), `capture` puts pipes behind fd 1 and 2, and `runtime` is the
 //! narrow API the kernel core calls (one method per call, typed results for the sheet's). This
 //! layer knows nothing of the wire protocol: what Python publishes goes into a
