@@ -248,6 +248,12 @@ mod tests {
 
     fn model(list: &[(&str, &str)]) -> Model<Fake> {
         let mut m = Model::new(Fake::default());
+        load(&mut m, list);
+        m
+    }
+
+    /// Executes `list` (address, code) in order, each landing at its address.
+    fn load(m: &mut Model<Fake>, list: &[(&str, &str)]) {
         let ids: Vec<String> = (0..list.len()).map(synthetic_id).collect();
         m.set_order(&ids);
         for (i, (address, code)) in list.iter().enumerate() {
@@ -259,7 +265,6 @@ mod tests {
             let step = m.execute(&FakeOutput::default(), &cell, &ids[i]);
             assert_eq!(step, Step::InSheet(address.parse().unwrap()));
         }
-        m
     }
 
     fn value(m: &Model<Fake>, a: &str) -> Value {
@@ -358,22 +363,15 @@ mod tests {
     fn a_deferred_load_runs_only_what_is_kept() {
         let mut m = Model::new(Fake::default());
         m.set_deferred(&FakeOutput::default(), true);
-        let list = [
-            ("B1", "A1 * 10"),
-            ("A1", "4"),
-            ("C1", "B1 + 1"),
-            ("D1", "7"),
-        ];
-        let ids: Vec<String> = (0..list.len()).map(synthetic_id).collect();
-        m.set_order(&ids);
-        for (i, (address, code)) in list.iter().enumerate() {
-            let cell = ReplayCell {
-                address: Some(address.parse().unwrap()),
-                code: code.to_string(),
-                cell_id: None,
-            };
-            m.execute(&FakeOutput::default(), &cell, &ids[i]);
-        }
+        load(
+            &mut m,
+            &[
+                ("B1", "A1 * 10"),
+                ("A1", "4"),
+                ("C1", "B1 + 1"),
+                ("D1", "7"),
+            ],
+        );
         assert!(m.rt.runs().is_empty(), "nothing ran while deferred");
         m.keep_upstream_of(&FakeOutput::default(), &addresses(&["B1"]));
         m.set_deferred(&FakeOutput::default(), false);

@@ -82,6 +82,18 @@ def _range(start, end):
 builtins.__pysheets_range__ = _range
 
 
+def assigned_name(statement):
+    """The name a cell's last statement binds when that makes it the cell's value: a plain
+    assignment's value is the cell's value too (`total = A1 + A2`)."""
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0], ast.Name):
+        return statement.targets[0].id
+    if isinstance(statement, ast.AnnAssign) and statement.value is not None \
+            and isinstance(statement.target, ast.Name):
+        return statement.target.id
+    return None
+
+
 def _compile(c):
     filename = f"<cell {c.address}>"
     source = c.source
@@ -92,14 +104,7 @@ def _compile(c):
     if last is not None:
         last = compile(last, filename, "eval")
     elif tree.body:
-        # A plain assignment's value is the cell's value too (`total = A1 + A2`).
-        tail = tree.body[-1]
-        if isinstance(tail, ast.Assign) and len(tail.targets) == 1 \
-                and isinstance(tail.targets[0], ast.Name):
-            assigned = tail.targets[0].id
-        elif isinstance(tail, ast.AnnAssign) and tail.value is not None \
-                and isinstance(tail.target, ast.Name):
-            assigned = tail.target.id
+        assigned = assigned_name(tree.body[-1])
     body = compile(tree, filename, "exec")
     hidden = _execution._ends_with_semicolon(source)
     c.compiled = (body, last, assigned, hidden)

@@ -120,6 +120,7 @@ def sheet_analyze_json(request):
             "maybe_defines": [], "mutates": [], "deferred_reads": [], "deferred_writes": [],
             "dynamic": False, "star_imports": [], "address_defines": [],
             "mutating_methods": [], "function_writes": {}, "reads_builtins": [],
+            "reads_model": False,
         }
     return json.dumps(result)
 

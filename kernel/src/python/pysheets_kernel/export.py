@@ -18,7 +18,6 @@ names the cell.
 """
 
 import ast
-import heapq
 import inspect
 import os
 
@@ -67,13 +66,9 @@ def _with_value(address, code):
         start = _offset(lines, last.lineno, last.col_offset)
         end = _offset(lines, last.end_lineno, last.end_col_offset)
         return f"{code[:start]}{store} ({code[start:end]}){code[end:]}"
-    name = None
-    if isinstance(last, ast.Assign) and len(last.targets) == 1 \
-            and isinstance(last.targets[0], ast.Name):
-        name = last.targets[0].id
-    elif isinstance(last, ast.AnnAssign) and last.value is not None \
-            and isinstance(last.target, ast.Name):
-        name = last.target.id
+    from pysheets_kernel.cells import assigned_name
+
+    name = assigned_name(last)
     tail = f"{store} {name}" if name else f"{address} = None"
     return f"{code.rstrip()}\n{tail}"
 
@@ -104,20 +99,7 @@ def _order(sheet, cells, index):
             used = (c.get("uses") or {}).get(name)
             if used in nxt and nxt[used] != a:
                 after[a].add(nxt[used])
-    indegree = {a: 0 for a in cells}
-    for a, succ in after.items():
-        for b in succ:
-            indegree[b] += 1
-    ready = [(index[a], a) for a, d in indegree.items() if d == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        _, a = heapq.heappop(ready)
-        order.append(a)
-        for b in after[a]:
-            indegree[b] -= 1
-            if indegree[b] == 0:
-                heapq.heappush(ready, (index[b], b))
+    order = _headless.dependency_order(index, after)
     if len(order) < len(cells):
         stuck = sorted(a for a in cells if a not in order)
         raise ExportError(f"cells {', '.join(stuck)} are on a circular reference (or depend "

@@ -136,6 +136,29 @@ class Sheet:
         return None
 
 
+def dependency_order(rank, after):
+    """The nodes of `rank` (node -> tie-break rank) in an order where each node comes before
+    the nodes `after[node]` names, ties by rank (Kahn's algorithm with a heap); the nodes on
+    a cycle are left out, so a shorter list means there was one."""
+    import heapq
+
+    indegree = dict.fromkeys(rank, 0)
+    for succ in after.values():
+        for b in succ:
+            indegree[b] += 1
+    ready = [(rank[a], a) for a, n in indegree.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, a = heapq.heappop(ready)
+        order.append(a)
+        for b in after[a]:
+            indegree[b] -= 1
+            if indegree[b] == 0:
+                heapq.heappush(ready, (rank[b], b))
+    return order
+
+
 def label_address(code):
     """The address a cell's label (`# @B3 title` on its first line) gives it, or None: the
     kernel's own grammar."""

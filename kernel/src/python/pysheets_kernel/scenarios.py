@@ -88,8 +88,6 @@ def _resolution_order(items):
     Constraints: the definer before its reader, and every other definer of the name before
     the definer or after the reader; ties keep the first-run order. Without a consistent
     order (none exists), the first-run order."""
-    import heapq
-
     rank = {a: i for i, (a, _) in enumerate(items)}
     definers = {}
     for a, c in items:
@@ -109,20 +107,9 @@ def _resolution_order(items):
                     after[other].add(d)
                 else:
                     after[reader].add(other)
-    indegree = dict.fromkeys(rank, 0)
-    for succ in after.values():
-        for b in succ:
-            indegree[b] += 1
-    ready = [(rank[a], a) for a, n in indegree.items() if n == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        _, a = heapq.heappop(ready)
-        order.append(a)
-        for b in after[a]:
-            indegree[b] -= 1
-            if indegree[b] == 0:
-                heapq.heappush(ready, (rank[b], b))
+    from pysheets_kernel.headless import dependency_order
+
+    order = dependency_order(rank, after)
     if len(order) < len(items):
         return items
     by_address = dict(items)

@@ -1072,6 +1072,7 @@ def _empty_analysis(error=None):
         "mutating_methods": [],
         "function_writes": {},
         "reads_builtins": [],
+        "reads_model": False,
     }
 
 

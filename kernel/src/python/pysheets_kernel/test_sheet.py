@@ -354,7 +354,9 @@ def test_result_has_exactly_the_documented_keys():
                                  # issue 9
                                  "maybe_defines", "mutates", "deferred_reads", "deferred_writes",
                                  "dynamic", "star_imports", "address_defines",
-                                 "mutating_methods", "function_writes", "reads_builtins"}
+                                 "mutating_methods", "function_writes", "reads_builtins",
+                                 # issue 14
+                                 "reads_model"}
 
 
 # ------------------------------------------------------------------------------------------
