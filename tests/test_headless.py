@@ -290,12 +290,29 @@ def test_export_orders_by_dependency_and_keeps_each_readers_definition(tmp_path:
 @pytest.mark.parametrize("source, says", [
     ("# @B2\n%sheet", "B2 uses '%sheet'"),
     ("# @B3\n!ls", "B3 uses '!ls'"),
+    ("x = 1\n%pip install six", "cell 2 uses '%pip install six'"),
+    ('# @B4\nsheet.what_if({"A1": [1]}, outputs=["A1"])', "B4 calls 'sheet.what_if'"),
 ])
 def test_export_refuses_magics_naming_the_cell(tmp_path: Path, source: str, says: str) -> None:
     path = notebook(tmp_path, "# @A1\n1", source)
     res = pysheets("export", str(path))
     assert res.returncode == 1 and says in res.stderr, (res.returncode, res.stderr)
     assert res.stdout == ""
+
+
+def test_export_makes_magics_with_a_plain_meaning_plain(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    path = notebook(tmp_path, "# @A1\n%matplotlib inline\n1", f"# @A2\n%cd {tmp_path}/sub\n%pwd",
+                    "# @A3\n%env PYSHEETS_EXPORT_X=7\nimport os\nos.environ['PYSHEETS_EXPORT_X']")
+    script = tmp_path / "sheet.py"
+    res = pysheets("export", str(path), "-o", str(script))
+    assert res.returncode == 0, res.stderr
+    got = script_values(script, tmp_path)
+    assert got["A3"] == "7", got
+    # The kernel's own run of the notebook agrees (A2: the directory %cd went to).
+    kernel = run_json(str(path))
+    assert {a: c["value"] for a, c in kernel.items()} == got
+    assert kernel["A2"]["python"] == str(tmp_path / "sub")
 
 
 def test_export_refuses_a_cycle(tmp_path: Path) -> None:

@@ -12,14 +12,16 @@ script then has:
   ending with its value stored in the variable of its address and in `_values`, as the kernel
   does: the last expression's value, or the value of a final `name = …`.
 
-Refused: a cell with a magic or a shell command (`%sheet`, `!ls`: no plain-Python meaning), a
-cell on a circular reference, and a cell the kernel could not place or analyse. Each error
-names the cell.
+Magics with a plain meaning become it (`%matplotlib` nothing, `%cd`, `%pwd`, `%env K=V` their
+`os` calls). Refused, each error naming the cell: a magic or shell command without one
+(`%sheet`, `%pip`, `!ls`), a call that needs the kernel's sheet (`sheet.what_if`, …), a cell on
+a circular reference, and a cell the kernel could not place or analyse.
 """
 
 import ast
 import inspect
 import os
+import re
 
 from pysheets_kernel import headless as _headless
 from pysheets_kernel import magics as _magics
@@ -107,15 +109,62 @@ def _order(sheet, cells, index):
     return order
 
 
+def _plain_magic(line):
+    """The plain Python of a magic line, or None when it has no plain-Python meaning.
+    `%matplotlib` does nothing (the script draws with matplotlib's own backend); `%cd`,
+    `%pwd` and `%env` are the `os` calls the kernel makes for them (`%cd` prints the new
+    directory there too)."""
+    stripped = line.lstrip()
+    indent = line[:len(line) - len(stripped)]
+    if not stripped.startswith("%"):
+        return None
+    name, _, args = stripped[1:].partition(" ")
+    args = args.strip()
+    if name in ("matplotlib", "config"):
+        return f"{indent}pass  # %{name} {args}".rstrip()
+    if name == "cd":
+        return (f"{indent}__import__('os').chdir(__import__('os').path.expanduser("
+                f"{args or '~'!r})); print(__import__('os').getcwd())")
+    if name == "pwd" and not args:
+        return f"{indent}__import__('os').getcwd()"
+    if name == "env" and "=" in args:
+        key, value = (t.strip() for t in args.split("=", 1))
+        return f"{indent}__import__('os').environ[{key!r}] = {value!r}"
+    return None
+
+
+def _plain(code, where):
+    """`code` with its magic lines made plain Python; ExportError naming the cell for a
+    magic or shell command that has no plain meaning, or a call that needs the kernel."""
+    transformed = _magics.transform(code)
+    if transformed != code:
+        lines = code.split("\n")
+        out = []
+        for line, new in zip(lines, transformed.split("\n")):
+            if line == new:
+                out.append(line)
+                continue
+            plain = _plain_magic(line)
+            if plain is None:
+                raise ExportError(f"{where} uses {line.strip()!r}: that magic or shell "
+                                  f"command has no plain-Python meaning")
+            out.append(plain)
+        code = "\n".join(out)
+    needs = _KERNEL_CALL.search(code)
+    if needs:
+        raise ExportError(f"{where} calls {needs.group(0)!r}, which needs the kernel's "
+                          f"sheet (the journal, what-if, goal seek)")
+    return code
+
+
+_KERNEL_CALL = re.compile(r"\bsheet\s*\.\s*(what_if|goal_seek|asof|history|explain|diff|"
+                          r"verify)\b")
+
+
 def script(code_cells, notebook):
     """The script's text; ExportError naming the cell when a cell cannot be exported."""
-    for _, code, _, _ in code_cells:
-        if _magics.transform(code) != code:
-            where = _headless.label_address(code) or "a cell"
-            line = next((l.strip() for l in code.splitlines()
-                         if l.strip().startswith(("%", "!"))), code.strip().splitlines()[0])
-            raise ExportError(f"{where} uses {line!r}: magics and shell commands have no "
-                              f"plain-Python meaning")
+    code_cells = [(i, _plain(code, _headless.label_address(code) or f"cell {n + 1}"), cid, a)
+                  for n, (i, code, cid, a) in enumerate(code_cells)]
     sheet = _headless.Sheet(code_cells, echo=False)
     sheet.run()
     index = {}

@@ -314,6 +314,10 @@ def export(args):
 
 def main(args_json):
     args = json.loads(args_json)
+    # Cells may change directory (`%cd`, `os.chdir`): paths are the command line's.
+    for key in ("notebook", "out", "output"):
+        if args.get(key):
+            args[key] = os.path.abspath(args[key])
     try:
         if args["command"] == "run":
             return run(args)
