@@ -65,9 +65,17 @@ impl Model {
         })
     }
 
-    /// The notebook's order of cells (cellIds, top to bottom): names resolve in it.
-    fn set_order(&mut self, ids: Vec<String>) {
+    /// The notebook's order of cells (cellIds, top to bottom; None for a cell without one):
+    /// names resolve in it. Returns the ids used, made up where None was given, as a replay
+    /// makes them.
+    fn set_order(&mut self, ids: Vec<Option<String>>) -> Vec<String> {
+        let ids: Vec<String> = ids
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| id.unwrap_or_else(|| replay::synthetic_id(i)))
+            .collect();
         self.inner.set_order(&ids);
+        ids
     }
 
     /// Executes one notebook cell; returns `(kind, address, error)`, kind one of "cell",
@@ -144,22 +152,6 @@ impl Model {
             .inner
             .cell(self::address(address)?)
             .map(|v| v.to_string()))
-    }
-
-    /// The addresses of the cells, in sheet order.
-    fn addresses(&self) -> Vec<String> {
-        self.inner
-            .addresses()
-            .iter()
-            .map(Address::to_string)
-            .collect()
-    }
-
-    /// `(order, cyclic)`: the cells upstream first, and those on or behind a cycle.
-    fn order(&self) -> (Vec<String>, Vec<String>) {
-        let (order, cyclic) = self.inner.order();
-        let text = |v: Vec<Address>| v.iter().map(Address::to_string).collect();
-        (text(order), text(cyclic))
     }
 
     /// Whether an interrupt stopped a cell (nothing more runs until `set`).

@@ -3,9 +3,9 @@
 //! runs its cells through. The same [`LiveSheet`] and rules as the kernel, without sockets.
 //!
 //! Besides executing cells in notebook order, a model can give some cells new code and
-//! recompute what is downstream of them ([`Model::set`]), forget the cells a set of outputs
-//! does not need ([`Model::keep_upstream_of`]), and list its cells in dependency order
-//! ([`Model::order`], for export).
+//! recompute what is downstream of them ([`Model::set`]), and forget the cells a set of
+//! outputs does not need ([`Model::keep_upstream_of`]), after a deferred load
+//! ([`Model::set_deferred`]) that ran nothing yet.
 
 use super::document::ReplayCell;
 use crate::core::labels;
@@ -224,21 +224,6 @@ impl<R: CellRuntime> Model<R> {
             .contains_key(&address)
             .then(|| self.sheet.cell_json(address))
     }
-
-    /// The addresses of the cells, in sheet order.
-    pub fn addresses(&self) -> Vec<Address> {
-        self.sheet.cells.keys().copied().collect()
-    }
-
-    /// Every cell in dependency order (upstream first, ties by position), and the cells on or
-    /// behind a cycle apart: `(order, cyclic)`.
-    pub fn order(&self) -> (Vec<Address>, Vec<Address>) {
-        let plan = self.sheet.sheet.plan(&self.addresses());
-        let mut cyclic = plan.cyclic;
-        cyclic.extend(plan.blocked);
-        cyclic.sort();
-        (plan.order, cyclic)
-    }
 }
 
 #[cfg(test)]
@@ -349,7 +334,10 @@ mod tests {
             addresses(&["A1", "B1", "C1"])
         );
         m.keep_upstream_of(&FakeOutput::default(), &addresses(&["B1"]));
-        assert_eq!(m.addresses(), addresses(&["A1", "B1"]));
+        assert_eq!(
+            m.sheet.cells.keys().copied().collect::<Vec<_>>(),
+            addresses(&["A1", "B1"])
+        );
         m.rt.runs();
         m.set(
             &FakeOutput::default(),
@@ -382,19 +370,5 @@ mod tests {
         );
         assert_eq!(value(&m, "B1"), "40");
         assert_eq!(m.sheet.mode, Mode::Auto);
-    }
-
-    #[test]
-    fn order_is_upstream_first_and_sets_cycles_apart() {
-        let m = model(&[
-            ("A1", "B2 + 1"),
-            ("B2", "3"),
-            ("C1", "D1 + 1"),
-            ("D1", "C1 + 1"),
-            ("E1", "D1"),
-        ]);
-        let (order, cyclic) = m.order();
-        assert_eq!(order, addresses(&["B2", "A1"]));
-        assert_eq!(cyclic, addresses(&["C1", "D1", "E1"]));
     }
 }

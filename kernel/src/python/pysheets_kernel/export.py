@@ -7,8 +7,8 @@ script then has:
 - a prelude: the `Range` class the kernel gives `A1:C4` (its own source, copied from
   `pysheets_kernel.sheet`, so the script needs no PySheets), `_values` (address → value) and
   `__pysheets_range__`, what the rewritten ranges call;
-- the cells in dependency order (a cell after every cell it reads; a cell that redefines a
-  name after every reader of the name's earlier definition; otherwise notebook order), each
+- the cells in dependency order (a cell after every cell it reads, and each name resolving
+  to the definition the sheet gave its reader; otherwise notebook order), each
   ending with its value stored in the variable of its address and in `_values`, as the kernel
   does: the last expression's value, or the value of a final `name = …`.
 
@@ -22,6 +22,7 @@ import ast
 import inspect
 import os
 import re
+import types
 
 from pysheets_kernel import headless as _headless
 from pysheets_kernel import magics as _magics
@@ -75,9 +76,10 @@ def _with_value(address, code):
     return f"{code.rstrip()}\n{tail}"
 
 
-def _order(sheet, cells, index):
-    """Dependency order: precedents first, and a redefinition of a name after every reader
-    of the definition before it; ties in notebook order. ExportError on a cycle."""
+def _order(cells, index):
+    """Dependency order: each cell after the cells it reads, every name resolving to the
+    definition the sheet gave its reader (`headless.resolution_order`); ties in notebook
+    order. ExportError on a cycle."""
     from pysheets_kernel import cells as _cells
 
     after = {a: set() for a in cells}  # a -> cells that must come after a
@@ -85,23 +87,10 @@ def _order(sheet, cells, index):
         for p in c.get("reads", ()):
             if p in cells and p != a:
                 after[p].add(a)
-    definers = {}
-    for a in cells:
-        py = _cells._cells.get(a)
-        for name in (py.defines if py is not None else ()):
-            definers.setdefault(name, []).append(a)
-    for name, ds in definers.items():
-        if len(ds) < 2:
-            continue
-        ds.sort(key=index.get)
-        nxt = {d: ds[k + 1] for k, d in enumerate(ds[:-1])}
-        for d, n in nxt.items():
-            after[d].add(n)
-        for a, c in cells.items():
-            used = (c.get("uses") or {}).get(name)
-            if used in nxt and nxt[used] != a:
-                after[a].add(nxt[used])
-    order = _headless.dependency_order(index, after)
+    # A cell the runtime could not make an object for binds and defines nothing.
+    none = types.SimpleNamespace(defines=(), bind=())
+    items = [(a, _cells._cells.get(a, none)) for a in sorted(cells, key=index.get)]
+    order = _headless.resolution_order(items, after)
     if len(order) < len(cells):
         stuck = sorted(a for a in cells if a not in order)
         raise ExportError(f"cells {', '.join(stuck)} are on a circular reference (or depend "
@@ -177,7 +166,7 @@ def script(code_cells, notebook):
     cells = {a: c for a, c in cells.items() if c is not None}
     from pysheets_kernel import cells as _cells
 
-    order = _order(sheet, cells, index)
+    order = _order(cells, index)
     empty = sorted({p for c in cells.values() for p in c.get("reads", ())
                     if p not in cells and _sheet.is_address(p)},
                    key=lambda a: _sheet.parse_address(a)[::-1])

@@ -65,11 +65,12 @@ def fresh_main():
     sys.modules["__main__"] = types.ModuleType("__main__")
 
 
-def keep_stdout():
+def keep_stdout(binary=False):
     """A handle on fd 1 for the result, and fd 1 pointed at stderr: what cells print (from
-    Python, C code or subprocesses) must not mix with the table."""
+    Python, C code or subprocesses) must not mix with the result."""
     sys.stdout.flush()
-    result = os.fdopen(os.dup(1), "w", encoding="utf-8", closefd=True)
+    result = os.fdopen(os.dup(1), "wb") if binary else \
+        os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.set_inheritable(result.fileno(), False)
     os.dup2(2, 1)
     return result
@@ -84,9 +85,7 @@ class Sheet:
         self.model = _native.Model()
         self.model.echo(echo)
         self.model.record(record)
-        self.ids = [cid or f"pysheets-replay-{n + 1}" for n, (_, _, cid, _) in
-                    enumerate(code_cells)]
-        self.model.set_order(self.ids)
+        self.ids = self.model.set_order([cid for _, _, cid, _ in code_cells])
         self.code_cells = code_cells
         # Per code cell: (kind, address, error) from `Model.execute`, and what it published.
         self.steps = []
@@ -157,6 +156,35 @@ def dependency_order(rank, after):
             if indegree[b] == 0:
                 heapq.heappush(ready, (rank[b], b))
     return order
+
+
+def resolution_order(items, after=None):
+    """The addresses of `items` ((address, Cell), in their order so far), reordered so that
+    a run from top to bottom, in which a name is the nearest definition above its reader,
+    gives every reader the definer the sheet bound it to (`Cell.bind`): the definer before
+    its reader, every other definer of the name before the definer or after the reader. Also
+    each address before those `after[address]` names. Ties keep the order so far. Shorter
+    than `items` when no order fits (a cycle)."""
+    rank = {a: i for i, (a, _) in enumerate(items)}
+    after = {a: set((after or {}).get(a, ())) for a in rank}
+    definers = {}
+    for a, c in items:
+        for name in c.defines:
+            definers.setdefault(name, []).append(a)
+    for reader, c in items:
+        for name, definer in c.bind:
+            d = getattr(definer, "address", None)
+            if d is None or d not in rank or d == reader:
+                continue
+            after[d].add(reader)
+            for other in definers.get(name, ()):
+                if other in (d, reader):
+                    continue
+                if rank[other] < rank[d]:
+                    after[other].add(d)
+                else:
+                    after[reader].add(other)
+    return dependency_order(rank, after)
 
 
 def label_address(code):
@@ -269,15 +297,14 @@ def run(args):
     for a in show:
         if a not in addresses:
             return _fail(f"--show {a}: no cell at {a} in {args['notebook']}", 2)
-    entries = [sheet.entry(a) for a in (show or addresses)]
-    result.write(_table(entries, args["format"]))
+    entries = {a: sheet.entry(a) for a in addresses}
+    result.write(_table([entries[a] for a in (show or addresses)], args["format"]))
     result.flush()
     if args["out"]:
         from pysheets_kernel import notebook_out
 
         notebook_out.write(args["out"], nb, sheet)
-    failed = [sheet.entry(a) for a in addresses]
-    failed = [e for e in failed if e["state"] in ("error", "upstream-error")]
+    failed = [e for e in entries.values() if e["state"] in ("error", "upstream-error")]
     for e in failed:
         print(f"pysheets run: {e['address']} failed: {e.get('error', '')}", file=sys.__stderr__)
     for kind, address, error in sheet.steps:

@@ -5,9 +5,8 @@ A formula is not an input, even when it reads nothing: replacing its code would 
 """
 
 import ast
-import re
 
-_ADDRESS = re.compile(r"^[A-Z]{1,3}[1-9][0-9]{0,6}$")
+from pysheets_kernel.sheet import is_address
 
 
 class NotAnInput(ValueError):
@@ -15,9 +14,10 @@ class NotAnInput(ValueError):
 
 
 def check_address(text):
-    """`text` as a cell address ("b3" is refused: addresses are upper case, as in the kernel)."""
+    """`text` as a cell address of the sheet (A1 … XFD1048576; "b3" is refused: addresses are
+    upper case, as in the kernel)."""
     a = str(text).strip()
-    if not _ADDRESS.match(a):
+    if not is_address(a):
         raise ValueError(f"{text!r} is not a cell address (like B7)")
     return a
 

@@ -81,35 +81,14 @@ def live_cells():
 
 
 def _resolution_order(items):
-    """`items` ((address, Cell), in the order they first ran) reordered so that in a copy,
-    which resolves a name to the nearest definer above the reader, every reader gets the
-    definer the live sheet bound it to (`Cell.bind`). The live sheet resolves in the
-    notebook's order, which the cells' first-run order is not when cells ran out of order.
-    Constraints: the definer before its reader, and every other definer of the name before
-    the definer or after the reader; ties keep the first-run order. Without a consistent
-    order (none exists), the first-run order."""
-    rank = {a: i for i, (a, _) in enumerate(items)}
-    definers = {}
-    for a, c in items:
-        for name in c.defines:
-            definers.setdefault(name, []).append(a)
-    after = {a: set() for a in rank}
-    for reader, c in items:
-        for name, definer in c.bind:
-            d = getattr(definer, "address", None)
-            if d is None or d not in rank or d == reader:
-                continue
-            after[d].add(reader)
-            for other in definers.get(name, ()):
-                if other in (d, reader):
-                    continue
-                if rank[other] < rank[d]:
-                    after[other].add(d)
-                else:
-                    after[reader].add(other)
-    from pysheets_kernel.headless import dependency_order
+    """`items` ((address, Cell), in the order they first ran) reordered so that a copy, which
+    resolves a name to the nearest definer above the reader in its order, gives each reader
+    the definer the live sheet bound it to (the live sheet resolves in the notebook's order,
+    which the first-run order is not when cells ran out of order). Without a consistent
+    order, the first-run order."""
+    from pysheets_kernel.headless import resolution_order
 
-    order = dependency_order(rank, after)
+    order = resolution_order(items)
     if len(order) < len(items):
         return items
     by_address = dict(items)
@@ -196,19 +175,11 @@ def _executor_size(executor):
 
 def _map(payloads, executor, workers):
     """Each payload's answer, in order, run `workers` at a time (or on `executor`)."""
-    if executor is not None:
-        futures = [executor.submit(run_chunk, p) for p in payloads]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
     from concurrent.futures import ThreadPoolExecutor
 
     # Threads only wait: each one's worker is a process of its own.
-    pool = ThreadPoolExecutor(max_workers=workers)
-    futures = [pool.submit(run_chunk, p) for p in payloads]
+    pool = ThreadPoolExecutor(max_workers=workers) if executor is None else None
+    futures = [(executor or pool).submit(run_chunk, p) for p in payloads]
     try:
         return [f.result() for f in futures]
     except BaseException:
@@ -219,7 +190,8 @@ def _map(payloads, executor, workers):
                 proc.kill()
         raise
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _refuse_in_worker():
@@ -495,12 +467,12 @@ def _goal(payload):
 def worker(args=None):
     """`python -m pysheets_kernel scenario-worker`: a pickled payload on stdin, a pickled
     answer on stdout ({"error": …} for a bad question; exit 1 if the worker itself fails)."""
+    from pysheets_kernel import headless
+
     payload = pickle.load(sys.stdin.buffer)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    sys.stdout.flush()
-    result = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
+    result = headless.keep_stdout(binary=True)
     try:
         answer = _goal(payload) if "goal" in payload else _scenarios(payload)
     except ScenarioError as e:
