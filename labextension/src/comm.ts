@@ -5,7 +5,7 @@
  * can drive it with a fake kernel.
  */
 import { ISignal, Signal } from '@lumino/signaling';
-import { ISheetJSON, SheetCellUpdate, SheetModel } from './model';
+import { ISheetCell, ISheetJSON, SheetCellUpdate, SheetModel } from './model';
 
 export const COMM_TARGET = 'pysheets';
 
@@ -97,6 +97,10 @@ export function applySheetMessage(model: SheetModel, data: unknown): boolean {
     sheet?: ISheetJSON;
     cells?: SheetCellUpdate[];
     mode?: 'auto' | 'lazy';
+    cell?: ISheetCell;
+    done?: unknown;
+    total?: unknown;
+    running?: unknown;
   };
   if (msg.type === 'snapshot' && msg.sheet && Array.isArray(msg.sheet.cells)) {
     model.applySnapshot(msg.sheet);
@@ -104,6 +108,24 @@ export function applySheetMessage(model: SheetModel, data: unknown): boolean {
   }
   if (msg.type === 'update' && Array.isArray(msg.cells)) {
     model.applyUpdate(msg.cells, msg.mode);
+    if (model.progress) {
+      model.setProgress(null);
+    }
+    return true;
+  }
+  if (msg.type === 'cell' && msg.cell && typeof msg.cell === 'object') {
+    model.applyCell(msg.cell);
+    return true;
+  }
+  if (msg.type === 'progress') {
+    const { done, total, running } = msg;
+    model.setProgress(
+      typeof running === 'string' &&
+        typeof done === 'number' &&
+        typeof total === 'number'
+        ? { done, total, running }
+        : null
+    );
     return true;
   }
   return false;
@@ -154,6 +176,23 @@ export class SheetConnector {
     const msgId = (future as { msg?: { header?: { msg_id?: string } } } | null)
       ?.msg?.header?.msg_id;
     this._explaining = { address: address.toUpperCase(), msgId };
+    return true;
+  }
+
+  /**
+   * Asks the kernel for a cell's full form (its code: snapshots leave it out); the answer
+   * completes the model's cell. False when there is no sheet to ask.
+   */
+  requestCell(address: string): boolean {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed || this._state !== 'connected') {
+      return false;
+    }
+    try {
+      comm.send({ type: 'cell', address });
+    } catch {
+      return false;
+    }
     return true;
   }
 
@@ -313,6 +352,8 @@ export class SheetConnector {
   private _detach(): void {
     this._clearTimer();
     this._dropExplain();
+    // Requests of the old kernel will never report: their marks must not outlive it.
+    this._running.clear();
     const kernel = this._kernel;
     if (kernel) {
       kernel.anyMessage.disconnect(this._onAnyMessage, this);
@@ -346,6 +387,7 @@ export class SheetConnector {
       this._comm = null;
       this._clearTimer();
       this._dropExplain();
+      this._running.clear();
       this.model.clear();
       this._wasConnected = this._wasConnected || this._state === 'connected';
       this._setState('idle');

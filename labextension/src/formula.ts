@@ -17,6 +17,8 @@ export interface ILabel {
   title: string;
   /** A final word `lazy` opts the cell into lazy re-runs. */
   lazy: boolean;
+  /** A final word `:spec`: the number format (Python format spec, without the colon). */
+  format?: string;
 }
 
 /** Unicode White_Space, as Rust's `char::is_whitespace` (not JavaScript's `\s`). */
@@ -69,22 +71,34 @@ export function parseLabel(code: string): ILabel | null {
   if (!isAddress(token)) {
     return null;
   }
+  // The title's last words may be `lazy` and a `:spec` number format, in either order.
   let lazy = false;
-  let lastGap = -1;
-  for (let i = title.length - 1; i >= 0; i--) {
-    if (SPACE.test(title[i])) {
-      lastGap = i;
+  let format: string | undefined;
+  for (;;) {
+    let lastGap = -1;
+    for (let i = title.length - 1; i >= 0; i--) {
+      if (SPACE.test(title[i])) {
+        lastGap = i;
+        break;
+      }
+    }
+    const word = title.slice(lastGap + 1);
+    if (word === 'lazy' && !lazy) {
+      lazy = true;
+    } else if (
+      word.length > 1 &&
+      word.startsWith(':') &&
+      format === undefined
+    ) {
+      format = word.slice(1);
+    } else {
       break;
     }
+    title = lastGap < 0 ? '' : trimSpace(title.slice(0, lastGap));
   }
-  if (lastGap >= 0 && title.slice(lastGap + 1) === 'lazy') {
-    title = trimSpace(title.slice(0, lastGap));
-    lazy = true;
-  } else if (lastGap < 0 && title === 'lazy') {
-    title = '';
-    lazy = true;
-  }
-  return { address: token, title, lazy };
+  return format === undefined
+    ? { address: token, title, lazy }
+    : { address: token, title, lazy, format };
 }
 
 /** The code without its first-line label, for showing in the bar. */
@@ -118,6 +132,8 @@ export class FormulaBar extends Widget {
     this.addClass('jp-PySheets-formulaBar');
     this._label = document.createElement('span');
     this._label.className = 'jp-PySheets-formulaAddress';
+    this._title = document.createElement('span');
+    this._title.className = 'jp-PySheets-formulaTitle';
     this._input = document.createElement('textarea');
     this._input.className = 'jp-PySheets-formulaInput';
     this._input.rows = 1;
@@ -125,7 +141,7 @@ export class FormulaBar extends Widget {
     this._input.placeholder = placeholder;
     this._input.addEventListener('keydown', this._onKey);
     this._input.addEventListener('input', this._fit);
-    this.node.append(this._label, this._input);
+    this.node.append(this._label, this._title, this._input);
   }
 
   get committed(): ISignal<this, IFormulaCommit> {
@@ -140,8 +156,26 @@ export class FormulaBar extends Widget {
     return this._input;
   }
 
-  /** Shows a cell (its code without the label); leaves an edit in progress alone. */
-  showCell(address: string | null, code: string): void {
+  /** The title shown beside the address (the label's words, and its number format). */
+  get titleText(): string {
+    return this._title.textContent ?? '';
+  }
+
+  /**
+   * Shows a cell (its code without the label, its title and number format beside the
+   * address); leaves an edit in progress alone.
+   */
+  showCell(
+    address: string | null,
+    code: string,
+    title = '',
+    format?: string
+  ): void {
+    const heading = [title, format ? `:${format}` : '']
+      .filter(Boolean)
+      .join(' ');
+    this._title.textContent = heading;
+    this._title.title = heading;
     const sameCell = address === this._address;
     if (sameCell && this._editing) {
       return;
@@ -211,6 +245,7 @@ export class FormulaBar extends Widget {
   };
 
   private _label: HTMLSpanElement;
+  private _title: HTMLSpanElement;
   private _input: HTMLTextAreaElement;
   private _address: string | null = null;
   private _editing = false;

@@ -66,13 +66,26 @@ export class SheetGrid extends DataGrid {
       font: '12px sans-serif',
       textColor: config => this._textColor(config),
       backgroundColor: config => this._background(config),
-      horizontalAlignment: 'left'
+      // Numbers right, as in every spreadsheet, so their digits line up.
+      horizontalAlignment: config =>
+        this._cell(config)?.number && this._cell(config)?.state !== 'running'
+          ? 'right'
+          : 'left'
     });
     const image = new PngRenderer(text, sheet);
     this.cellRenderers = new RendererMap({
       body: (config: CellRenderer.CellConfig) =>
         this.sheet.cellAt(config.row, config.column)?.png ? image : text
     });
+    // Ctrl+C copies the selected range as tab-separated values (what Excel and Google
+    // Sheets paste as cells).
+    this.copyConfig = {
+      ...this.copyConfig,
+      separator: '\t',
+      headers: 'none',
+      format: (args: DataGrid.CopyFormatArgs) =>
+        tsvField(String(args.value ?? ''))
+    };
     batchBlits(this);
   }
 
@@ -257,4 +270,12 @@ function batchBlits(grid: DataGrid): void {
       }
     }
   };
+}
+
+/**
+ * A value as one field of tab-separated text: quoted, with its quotes doubled, when it holds a
+ * tab, a line break or a quote (the convention Excel and Google Sheets read).
+ */
+export function tsvField(text: string): string {
+  return /[\t\n\r"]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

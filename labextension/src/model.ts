@@ -12,7 +12,11 @@ import { ISignal, Signal } from '@lumino/signaling';
 /** A cell's state as the kernel reports it, plus `running` (known only to the frontend). */
 export type CellState = 'ok' | 'error' | 'upstream-error' | 'stale' | 'running';
 
-/** One cell of the `pysheets` comm / `%sheet` JSON. */
+/**
+ * One cell of the `pysheets` comm / `%sheet` JSON. The comm leaves out `code` (asked for when
+ * the cell is selected) and fields at their defaults (`state` ok, empty title and value, no
+ * reads, not lazy); `_put` fills `state` in.
+ */
 export interface ISheetCell {
   address: string;
   title?: string;
@@ -22,6 +26,10 @@ export interface ISheetCell {
   reads?: string[];
   code?: string;
   lazy?: boolean;
+  /** The label's number format (a Python format spec, `.1%`); `value` is already in it. */
+  format?: string;
+  /** The value is a number (the grid aligns it right). */
+  number?: boolean;
   error?: string;
   /** Base64 PNG when the value displays as an image. */
   png?: string;
@@ -44,6 +52,13 @@ export interface ISheetJSON {
 /** A cell of an `update` message: a full cell, or a deletion. */
 export type SheetCellUpdate =
   ISheetCell | { address: string; state: 'deleted' };
+
+/** A long recompute's progress: `done` of `total` cells, `running` now. */
+export interface IProgress {
+  done: number;
+  total: number;
+  running: string;
+}
 
 export interface IPosition {
   row: number;
@@ -143,6 +158,22 @@ export class SheetModel extends DataModel {
   /** Emitted after a snapshot or an update was applied, with the addresses it touched. */
   get applied(): ISignal<this, string[]> {
     return this._applied;
+  }
+
+  /** A long recompute under way (the kernel reports one past 1 s), or null. */
+  get progress(): IProgress | null {
+    return this._progress;
+  }
+
+  /** Emitted when `progress` changes. */
+  get progressChanged(): ISignal<this, IProgress | null> {
+    return this._progressChanged;
+  }
+
+  /** Sets the progress (null: the batch ended). */
+  setProgress(progress: IProgress | null): void {
+    this._progress = progress;
+    this._progressChanged.emit(progress);
   }
 
   /** Emitted when the selected address changes (null: none). */
@@ -302,9 +333,30 @@ export class SheetModel extends DataModel {
     this._applied.emit(touched);
   }
 
+  /**
+   * Completes a cell with the kernel's full form of it (its code, which snapshots leave out);
+   * ignored when the cell changed or went since.
+   */
+  applyCell(full: ISheetCell): void {
+    const address = full.address?.toUpperCase();
+    const cell = address ? this._cells.get(address) : undefined;
+    if (
+      !cell ||
+      typeof full.code !== 'string' ||
+      (full.cellId ?? null) !== (cell.cellId ?? null)
+    ) {
+      return;
+    }
+    cell.code = full.code;
+    this._applied.emit([address]);
+  }
+
   /** Drops every cell (the kernel restarted or died). */
   clear(): void {
     this.applySnapshot({ cells: [] });
+    if (this._progress) {
+      this.setProgress(null);
+    }
   }
 
   /** Marks cells as running until the next update for them, or `clearRunning`. */
@@ -352,6 +404,9 @@ export class SheetModel extends DataModel {
     }
     // Kept as received (no copy: 10⁵ of them in a snapshot); only the address normalised.
     const copy = cell;
+    if (!copy.state) {
+      copy.state = 'ok';
+    }
     const address = cell.address.toUpperCase();
     if (address !== cell.address) {
       copy.address = address;
@@ -455,6 +510,8 @@ export class SheetModel extends DataModel {
   private _cols = MIN_COLS;
   private _applied = new Signal<this, string[]>(this);
   private _selectionChanged = new Signal<this, string | null>(this);
+  private _progress: IProgress | null = null;
+  private _progressChanged = new Signal<this, IProgress | null>(this);
 }
 
 /** One number for a position: rows up to 2^32 fit beside 2^20 columns in a double. */

@@ -7,6 +7,7 @@ import { Cell, CodeCell, ICellModel } from '@jupyterlab/cells';
 import * as nbformat from '@jupyterlab/nbformat';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { KernelMessage } from '@jupyterlab/services';
+import { ISignal } from '@lumino/signaling';
 import { labelAddress, stripLabel } from './formula';
 import { parseAddress, SheetModel } from './model';
 
@@ -49,37 +50,50 @@ export class NotebookSync {
   }
 
   dispose(): void {
+    this._list?.changed.disconnect(this._onCellsChanged, this);
+    this._list = null;
     this.model.applied.disconnect(this._onApplied, this);
     this.model.selectionChanged.disconnect(this._onGridSelection, this);
     this.panel.content.activeCellChanged.disconnect(this._onActiveCell, this);
     this.panel.sessionContext.iopubMessage.disconnect(this._onIOPub, this);
   }
 
-  /** The notebook cell at an address: by the sheet's cellId, then metadata, then label. */
+  /**
+   * The notebook cell at an address: by the sheet's cellId, then label, then metadata. Looked
+   * up in an index of the notebook's code cells, rebuilt only when cells are added, removed
+   * or moved: a re-run of 10,000 cells asks 10,000 times.
+   */
   cellAt(address: string): ICellModel | null {
     const want = address.toUpperCase();
-    const id = this.model.cell(want)?.cellId;
-    const cells = this.panel.content.model?.cells;
-    if (!cells) {
+    const index = this._index();
+    if (!index) {
       return null;
     }
-    let byMeta: ICellModel | null = null;
-    let byLabel: ICellModel | null = null;
-    for (let i = 0; i < cells.length; i++) {
-      const cell = cells.get(i);
-      if (cell.type !== 'code') {
-        continue;
-      }
-      if (id && cell.id === id) {
-        return cell;
-      }
-      if (!byLabel && labelAddress(cell.sharedModel.getSource()) === want) {
-        byLabel = cell;
-      } else if (!byMeta && metadataAddress(cell) === want) {
-        byMeta = cell;
-      }
+    const id = this.model.cell(want)?.cellId;
+    const byId = id ? index.byId.get(id) : undefined;
+    if (byId) {
+      return byId;
     }
-    return byLabel ?? byMeta;
+    // A cell the kernel has from elsewhere (a console), or before it ran here: by its label
+    // or metadata, checked again because labels are edited without the list changing.
+    const byLabel = index.byLabel.get(want);
+    if (byLabel && labelAddress(byLabel.sharedModel.getSource()) === want) {
+      return byLabel;
+    }
+    const byMeta = index.byMeta.get(want);
+    if (byMeta && metadataAddress(byMeta) === want) {
+      return byMeta;
+    }
+    if (byLabel || byMeta) {
+      this._cells = null;
+      return this._rescan(want);
+    }
+    return null;
+  }
+
+  /** How many notebook cells the index was built from, in all (for tests: the work done). */
+  get cellsVisited(): number {
+    return this._visited;
   }
 
   /** The address of a notebook cell: the sheet's, else its label, else its metadata. */
@@ -150,32 +164,66 @@ export class NotebookSync {
 
   /** Stores each touched cell's address in its notebook cell's metadata. */
   private _onApplied(_: SheetModel, touched: string[]): void {
-    const cells = this.panel.content.model?.cells;
-    if (!cells || touched.length === 0) {
+    const index = this._index();
+    if (!index || touched.length === 0) {
       return;
-    }
-    // Walk the shorter side: a snapshot touches every sheet cell, an update a few.
-    if (touched.length > cells.length) {
-      for (let i = 0; i < cells.length; i++) {
-        const cell = cells.get(i);
-        const address = this.model.addressOfCellId(cell.id);
-        if (address) {
-          this._storeAddress(cell, address);
-        }
-      }
-      return;
-    }
-    const byId = new Map<string, ICellModel>();
-    for (let i = 0; i < cells.length; i++) {
-      byId.set(cells.get(i).id, cells.get(i));
     }
     for (const address of touched) {
       const id = this.model.cell(address)?.cellId;
-      const cell = id ? byId.get(id) : undefined;
+      const cell = id ? index.byId.get(id) : undefined;
       if (cell) {
         this._storeAddress(cell, address);
       }
     }
+  }
+
+  /** The index of the notebook's code cells, built when first asked after a change. */
+  private _index(): ICellIndex | null {
+    const cells = this.panel.content.model?.cells ?? null;
+    if (cells !== this._list) {
+      this._list?.changed.disconnect(this._onCellsChanged, this);
+      this._list = cells;
+      this._cells = null;
+      cells?.changed.connect(this._onCellsChanged, this);
+    }
+    if (!cells) {
+      return null;
+    }
+    if (!this._cells) {
+      const index: ICellIndex = {
+        byId: new Map(),
+        byLabel: new Map(),
+        byMeta: new Map()
+      };
+      for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        this._visited++;
+        if (cell.type !== 'code') {
+          continue;
+        }
+        index.byId.set(cell.id, cell);
+        const label = labelAddress(cell.sharedModel.getSource());
+        if (label && !index.byLabel.has(label)) {
+          index.byLabel.set(label, cell);
+        }
+        const meta = metadataAddress(cell);
+        if (meta && !index.byMeta.has(meta)) {
+          index.byMeta.set(meta, cell);
+        }
+      }
+      this._cells = index;
+    }
+    return this._cells;
+  }
+
+  /** After a stale label or metadata entry: the fresh index's answer. */
+  private _rescan(want: string): ICellModel | null {
+    const index = this._index();
+    return index?.byLabel.get(want) ?? index?.byMeta.get(want) ?? null;
+  }
+
+  private _onCellsChanged(): void {
+    this._cells = null;
   }
 
   private _storeAddress(cell: ICellModel, address: string): void {
@@ -247,6 +295,23 @@ export class NotebookSync {
 
   private _fromNotebook = false;
   private _revealing = false;
+  private _list: ICellList | null = null;
+  private _cells: ICellIndex | null = null;
+  private _visited = 0;
+}
+
+/** The notebook's code cells by cellId, by label and by `pysheets.address` metadata. */
+interface ICellIndex {
+  byId: Map<string, ICellModel>;
+  byLabel: Map<string, ICellModel>;
+  byMeta: Map<string, ICellModel>;
+}
+
+/** What the sync reads of a notebook's cell list (JupyterLab's `CellList`). */
+interface ICellList {
+  readonly length: number;
+  get(index: number): ICellModel;
+  readonly changed: ISignal<any, any>;
 }
 
 interface IOutputsLike {

@@ -55,6 +55,7 @@ export class SheetView extends BoxPanel {
     const model = session.model;
     model.selectionChanged.connect(this._onSelection, this);
     model.applied.connect(this._onApplied, this);
+    model.progressChanged.connect(this._showStatus, this);
     session.connector.stateChanged.connect(this._onConnection, this);
     this.audit.explainRequested.connect((_, address) => this.explain(address));
     this.grid.selectionModel!.changed.connect(this._onGridSelection, this);
@@ -96,6 +97,7 @@ export class SheetView extends BoxPanel {
     const model = this.session.model;
     model.selectionChanged.disconnect(this._onSelection, this);
     model.applied.disconnect(this._onApplied, this);
+    model.progressChanged.disconnect(this._showStatus, this);
     this.session.connector.stateChanged.disconnect(this._onConnection, this);
     this.audit.dispose();
     this.grid.node.removeEventListener('dblclick', this._onDoubleClick, true);
@@ -115,8 +117,7 @@ export class SheetView extends BoxPanel {
 
   /** The model's selection (from a click, the notebook or a test) shown in grid and bar. */
   private _onSelection(_: SheetModel, address: string | null): void {
-    const cell = address ? this.model.cell(address) : undefined;
-    this.formula.showCell(address, cell?.code ?? '');
+    this._showCell(address);
     this._showAudit();
     const pos = address ? parseAddress(address) : null;
     const sm = this.grid.selectionModel!;
@@ -137,11 +138,25 @@ export class SheetView extends BoxPanel {
   private _onApplied(_: SheetModel, touched: string[]): void {
     const selected = this.model.selected;
     if (selected && touched.includes(selected)) {
-      this.formula.showCell(selected, this.model.cell(selected)?.code ?? '');
+      this._showCell(selected);
     }
     // Always: a snapshot that no longer holds the selected cell must clear its editor too.
     this._showAudit();
     this._showStatus();
+  }
+
+  /**
+   * The formula bar on a cell: its code (the notebook cell's while the kernel's, which
+   * snapshots leave out, is asked for), its title and number format.
+   */
+  private _showCell(address: string | null): void {
+    const cell = address ? this.model.cell(address) : undefined;
+    let code = cell?.code;
+    if (address && cell && code === undefined) {
+      code = this.session.sync.cellAt(address)?.sharedModel.getSource();
+      this.session.connector.requestCell(address);
+    }
+    this.formula.showCell(address, code ?? '', cell?.title, cell?.format);
   }
 
   private _onConnection(): void {
@@ -157,17 +172,22 @@ export class SheetView extends BoxPanel {
     this.audit.show(address, editedOf(cell), connected && cell !== undefined);
   }
 
-  private _showStatus(): void {
+  private _showStatus = (): void => {
     const state: ConnectionState = this.session.connector.state;
     let text: string;
     switch (state) {
-      case 'connected':
-        text = this._trans.__(
-          '%1 cells · %2',
-          this.model.size,
-          this.model.mode
-        );
+      case 'connected': {
+        const p = this.model.progress;
+        text = p
+          ? this._trans.__(
+              'Recomputing: %1 of %2 cells done, running %3 (interrupt the kernel to stop)',
+              p.done.toLocaleString(),
+              p.total.toLocaleString(),
+              p.running
+            )
+          : this._trans.__('%1 cells · %2', this.model.size, this.model.mode);
         break;
+      }
       case 'connecting':
         text = this._trans.__('Connecting to the kernel…');
         break;
@@ -181,7 +201,8 @@ export class SheetView extends BoxPanel {
     }
     this._status.node.textContent = text;
     this._status.node.dataset.state = state;
-  }
+    this._status.node.dataset.progress = this.model.progress ? 'yes' : 'no';
+  };
 
   private _onDoubleClick = (): void => {
     // After the grid's own mouse handling, which focuses its viewport.
@@ -202,10 +223,15 @@ export class SheetView extends BoxPanel {
     let title = '';
     if (hit.region === 'body') {
       const cell = this.model.cellAt(hit.row, hit.column);
-      if (cell?.error) {
-        title = cell.error;
-      } else if (cell) {
-        title = `${cell.address}${cell.title ? ` ${cell.title}` : ''}: ${cell.state}`;
+      if (cell) {
+        const name = [
+          cell.address,
+          cell.title,
+          cell.format && `:${cell.format}`
+        ]
+          .filter(Boolean)
+          .join(' ');
+        title = `${name}: ${cell.error ?? cell.state}`;
       }
     }
     if (this.grid.node.title !== title) {

@@ -8,6 +8,9 @@ pub struct Label {
     pub title: String,
     /// A final word `lazy` opts the cell into lazy re-runs.
     pub lazy: bool,
+    /// A final word `:spec` is the number format its numbers show with (Python's format-spec
+    /// mini-language: `:.1%`, `:,.2f`), without the colon.
+    pub format: Option<String>,
 }
 
 /// A first line that is meant as a label but names no address (`# @A0`, `# @b3`): the cell is
@@ -55,15 +58,25 @@ pub fn read(code: &str) -> Result<Option<Label>, LabelError> {
         }
         Err(_) => return Ok(None),
     };
-    let (title, lazy) = match title.rsplit_once(char::is_whitespace) {
-        Some((head, "lazy")) => (head.trim(), true),
-        None if title == "lazy" => ("", true),
-        _ => (title, false),
-    };
+    // The title's last words may be `lazy` and a `:spec` number format, in either order.
+    let mut title = title;
+    let (mut lazy, mut format) = (false, None);
+    loop {
+        let (head, word) = title.rsplit_once(char::is_whitespace).unwrap_or(("", title));
+        if word == "lazy" && !lazy {
+            lazy = true;
+        } else if word.len() > 1 && word.starts_with(':') && format.is_none() {
+            format = Some(word[1..].to_string());
+        } else {
+            break;
+        }
+        title = head.trim_end();
+    }
     Ok(Some(Label {
         address,
         title: title.to_string(),
         lazy,
+        format,
     }))
 }
 
@@ -120,9 +133,10 @@ mod tests {
                     label["address"].as_str().expect("address").to_string(),
                     label["title"].as_str().expect("title").to_string(),
                     label["lazy"].as_bool().expect("lazy"),
+                    label["format"].as_str().map(String::from),
                 )),
             };
-            let got = parse(code).map(|l| (l.address.to_string(), l.title, l.lazy));
+            let got = parse(code).map(|l| (l.address.to_string(), l.title, l.lazy, l.format));
             // `"error": true` marks a label meant as one that names no address.
             let error = case["error"].as_bool().unwrap_or(false);
             if read(code).is_err() != error {

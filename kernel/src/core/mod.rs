@@ -13,6 +13,7 @@ pub mod labels;
 pub mod launch;
 pub mod live_sheet;
 pub mod replay;
+pub mod request_output;
 pub mod sheet_view;
 pub mod shell;
 pub mod shutdown;

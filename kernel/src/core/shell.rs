@@ -2,6 +2,7 @@
 
 use super::journal::{self, Journal};
 use super::live_sheet::{CellError, GridComms, LiveSheet, Report, Shown};
+use super::request_output::RequestOutput;
 use super::wire_sink::WireSink;
 use super::{history::History, kernel_info, sheet_view, shutdown};
 use crate::protocol::sockets::Outbox;
@@ -278,7 +279,18 @@ impl Shell {
     /// A non-silent execute: the code is a cell of the sheet (or a `%sheet` command). Returns
     /// the reply's status fields and its metadata.
     fn execute_cell(&mut self, msg: &Message, code: &str, count: i64) -> (Value, Value) {
-        let out = bridge::get();
+        let comms = self.grid.ids();
+        // The grid hears of a re-run before the notebook's outputs do (see hold_updates).
+        if !comms.is_empty() {
+            self.sink.hold_updates();
+        }
+        let out = RequestOutput::new(
+            bridge::get(),
+            self.identity.clone(),
+            self.outbox.clone(),
+            msg,
+            comms,
+        );
         let mut report = Report::default();
         let time = journal::now();
         let mode_before = self.sheet.mode;
@@ -351,6 +363,7 @@ impl Shell {
         self.grid.update(&self.sheet, &report, |content| {
             self.publish(msg, "comm_msg", content)
         });
+        self.sink.release_updates();
         let strings = |list: &[Address]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         let metadata = json!({"pysheets": {
             "address": report.address.map(|a| a.to_string()),

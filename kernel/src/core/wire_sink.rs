@@ -28,6 +28,9 @@ struct State {
     allow_stdin: bool,
     /// Messages not yet handed to the IOPub task.
     pending: Vec<Message>,
+    /// While the grid is told first ([`WireSink::hold_updates`]): the re-run cells'
+    /// `update_display_data`, sent after the grid's update.
+    held: Option<Vec<Message>>,
 }
 
 pub struct WireSink {
@@ -67,12 +70,36 @@ impl WireSink {
         state.allow_stdin = false;
     }
 
-    fn queue(&self, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
+    /// Until [`WireSink::release_updates`], `update_display_data` messages wait: a re-run of
+    /// 10,000 cells sends as many, and a frontend handles them one by one (JupyterLab about
+    /// 1 ms each), so the grid's one update, sent between, shows the new values first.
+    pub fn hold_updates(&self) {
+        self.lock().held.get_or_insert_with(Vec::new);
+    }
+
+    /// Sends the held messages after what was published so far.
+    pub fn release_updates(&self) {
+        let mut state = self.lock();
+        if let Some(held) = state.held.take() {
+            self.send_pending(&mut state);
+            if !held.is_empty() {
+                let _ = self.outbox.iopub.send(Publish::Batch(held));
+            }
+        }
+    }
+
+    fn queue(&self, msg_type: &str, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
         let mut state = self.lock();
         let msg = build(
             &self.identity,
             state.request.as_ref().or(state.last.as_ref()),
         );
+        if msg_type == "update_display_data" {
+            if let Some(held) = state.held.as_mut() {
+                held.push(msg);
+                return;
+            }
+        }
         state.pending.push(msg);
         if state.pending.len() >= BATCH {
             self.send_pending(&mut state);
@@ -89,13 +116,13 @@ impl WireSink {
 
 impl bridge::Sink for WireSink {
     fn publish(&self, msg_type: &str, content: Value) {
-        self.queue(|identity, request| {
+        self.queue(msg_type, |identity, request| {
             identity.broadcast(request.map(|r| &r.header), msg_type, content)
         });
     }
 
     fn publish_json(&self, msg_type: &str, content: Bytes) {
-        self.queue(|identity, request| {
+        self.queue(msg_type, |identity, request| {
             identity.broadcast_json(request.map(|r| &r.header), msg_type, content)
         });
     }
@@ -107,7 +134,7 @@ impl bridge::Sink for WireSink {
         metadata: Value,
         buffers: Vec<Bytes>,
     ) {
-        self.queue(|identity, request| {
+        self.queue(msg_type, |identity, request| {
             let mut msg = identity.broadcast(request.map(|r| &r.header), msg_type, content);
             msg.metadata = metadata;
             msg.buffers = buffers;

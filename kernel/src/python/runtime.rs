@@ -434,8 +434,8 @@ impl PythonRuntime {
         py.import("pysheets_kernel.cells")?.getattr(name)
     }
 
-    /// The Python side of the sheet cell at `address` with this code and these defined names
-    /// (`pysheets_kernel.cells.cell`): the same object for as long as the address holds a cell.
+    /// The Python side of the sheet cell at `address` with this code, these defined names and
+    /// this number format (`pysheets_kernel.cells.cell`): the same object for as long as the address holds a cell.
     pub fn cell(
         &self,
         address: &str,
@@ -443,6 +443,7 @@ impl PythonRuntime {
         defines: &[String],
         dynamic: bool,
         changes: &[String],
+        format: Option<&str>,
     ) -> Result<CellHandle, PyCallError> {
         Python::attach(|py| {
             let mut interrupted = false;
@@ -453,7 +454,7 @@ impl PythonRuntime {
             // anyway and pass the interrupt on to the cell's own code.
             for _ in 0..3 {
                 made = self.cells_function(py, "cell").and_then(|f| {
-                    f.call1((address, code, defines.to_vec(), dynamic, changes.to_vec()))
+                    f.call1((address, code, defines.to_vec(), dynamic, changes.to_vec(), format))
                 });
                 match &made {
                     Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {

@@ -202,6 +202,124 @@ describe('SheetConnector', () => {
     idle('m2');
     expect(m.cell('B1')!.state).toBe('ok');
   });
+
+  it('clears running marks of requests a restart or a kernel change ended', () => {
+    // Each message parsed anew, as from the wire (the model keeps and marks what it gets).
+    const fresh = () => JSON.parse(JSON.stringify(snapshot));
+    const m = new SheetModel();
+    const c = new SheetConnector(m);
+    const k = new FakeKernel();
+    c.setKernel(k, true);
+    k.comms[0].receive(fresh());
+    const execute = (kernel: FakeKernel, msgId: string, cellId: string) =>
+      kernel.anyMessage.emit({
+        direction: 'send',
+        msg: {
+          header: { msg_type: 'execute_request', msg_id: msgId },
+          metadata: { cellId },
+          content: {}
+        }
+      });
+    const idle = (kernel: FakeKernel, msgId: string) =>
+      kernel.anyMessage.emit({
+        direction: 'recv',
+        msg: {
+          header: { msg_type: 'status' },
+          parent_header: { msg_type: 'execute_request', msg_id: msgId },
+          content: { execution_state: 'idle' }
+        }
+      });
+    // A batch is running (A1 and B1 downstream) when the kernel restarts: no idle comes.
+    execute(k, 'old', 'id-A1');
+    expect(m.cell('B1')!.state).toBe('running');
+    k.setStatus('restarting');
+    k.setStatus('idle');
+    k.comms[1].receive(fresh());
+    // After the restart, a run of B1 alone must end B1's mark at its idle.
+    execute(k, 'new', 'id-B1');
+    expect(m.cell('B1')!.state).toBe('running');
+    idle(k, 'new');
+    expect(m.cell('B1')!.state).toBe('ok');
+    expect(m.cell('A1')!.state).toBe('ok');
+    // The same across a change of kernel.
+    execute(k, 'older', 'id-A1');
+    const k2 = new FakeKernel();
+    c.setKernel(k2, true);
+    k2.comms[0].receive(fresh());
+    execute(k2, 'newer', 'id-B1');
+    idle(k2, 'newer');
+    expect(m.cell('B1')!.state).toBe('ok');
+  });
+
+  it("shows a long batch's progress until it ends or the update comes", () => {
+    const m = new SheetModel();
+    const c = new SheetConnector(m);
+    const k = new FakeKernel();
+    c.setKernel(k, true);
+    k.comms[0].receive(snapshot);
+    const seen: unknown[] = [];
+    m.progressChanged.connect((_, p) => seen.push(p));
+    k.comms[0].receive({ type: 'progress', done: 3, total: 10, running: 'B1' });
+    expect(m.progress).toEqual({ done: 3, total: 10, running: 'B1' });
+    k.comms[0].receive({
+      type: 'progress',
+      done: 10,
+      total: 10,
+      running: null
+    });
+    expect(m.progress).toBeNull();
+    k.comms[0].receive({ type: 'progress', done: 4, total: 10, running: 'B1' });
+    k.comms[0].receive({
+      type: 'update',
+      mode: 'auto',
+      cells: [cell('B1', '20', ['A1'])]
+    });
+    expect(m.progress).toBeNull();
+    expect(seen.length).toBe(4);
+    // A restart ends it too.
+    k.comms[0].receive({ type: 'progress', done: 1, total: 10, running: 'B1' });
+    k.setStatus('restarting');
+    expect(m.progress).toBeNull();
+  });
+
+  it("asks for a cell's code and completes the cell with the answer", () => {
+    const m = new SheetModel();
+    const c = new SheetConnector(m);
+    const k = new FakeKernel();
+    c.setKernel(k, true);
+    const compact = {
+      type: 'snapshot',
+      sheet: {
+        mode: 'auto',
+        cells: [
+          { address: 'A1', cellId: 'id-A1', value: '1' },
+          { address: 'B1', cellId: 'id-B1', value: '10', reads: ['A1'] }
+        ]
+      }
+    };
+    k.comms[0].receive(compact);
+    expect(m.cell('B1')!.state).toBe('ok');
+    expect(m.cell('B1')!.code).toBeUndefined();
+    expect(c.requestCell('B1')).toBe(true);
+    expect(k.comms[0].sent[k.comms[0].sent.length - 1]).toEqual({
+      type: 'cell',
+      address: 'B1'
+    });
+    const touched: string[][] = [];
+    m.applied.connect((_, t) => touched.push(t));
+    k.comms[0].receive({
+      type: 'cell',
+      cell: { ...cell('B1', '10', ['A1']), code: '# @B1\nA1 * 10' }
+    });
+    expect(m.cell('B1')!.code).toBe('# @B1\nA1 * 10');
+    expect(touched).toEqual([['B1']]);
+    // An answer about a cell that another cell replaced since is dropped.
+    k.comms[0].receive({
+      type: 'cell',
+      cell: { ...cell('A1', '1'), cellId: 'other', code: 'stale' }
+    });
+    expect(m.cell('A1')!.code).toBeUndefined();
+  });
 });
 
 describe('explain on the pysheets comm', () => {

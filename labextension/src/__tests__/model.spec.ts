@@ -8,6 +8,7 @@ import {
   SheetModel
 } from '../model';
 import { cell } from './cells';
+import { tsvField } from '../grid';
 
 describe('addresses', () => {
   it('names columns like a spreadsheet', () => {
@@ -193,5 +194,40 @@ describe('edited (the last change, from the journal)', () => {
       const c = { ...cell('A1', '1'), edited } as unknown as ISheetCell;
       expect(editedOf(c)).toBeNull();
     }
+  });
+});
+
+describe('compact cells (the comm leaves defaults out)', () => {
+  it('reads a cell without state, title, reads or code as ok, untitled, reading nothing', () => {
+    const m = new SheetModel();
+    m.applySnapshot({
+      cells: [
+        { address: 'A1', value: '1' } as ISheetCell,
+        { address: 'A2', value: '2', reads: ['A1'] } as ISheetCell,
+        {
+          address: 'B4',
+          value: '25.0%',
+          format: '.1%',
+          number: true
+        } as ISheetCell
+      ]
+    });
+    expect(m.cell('A1')!.state).toBe('ok');
+    expect(m.data('body', 0, 0)).toBe('1');
+    expect(m.precedents('A1')).toEqual([]);
+    expect(m.dependents('A1')).toEqual(['A2']);
+    expect(m.data('body', 3, 1)).toBe('25.0%');
+  });
+});
+
+describe('tsvField', () => {
+  it('quotes what would break a row or a column, and nothing else', () => {
+    expect(tsvField('1,234.5')).toBe('1,234.5');
+    expect(tsvField('#ERROR ZeroDivisionError: division by zero')).toBe(
+      '#ERROR ZeroDivisionError: division by zero'
+    );
+    expect(tsvField('a\tb')).toBe('"a\tb"');
+    expect(tsvField('two\nlines')).toBe('"two\nlines"');
+    expect(tsvField('say "hi"')).toBe('"say ""hi"""');
   });
 });

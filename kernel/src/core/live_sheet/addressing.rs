@@ -12,6 +12,7 @@ pub(super) struct Placement {
     pub address: Address,
     pub title: String,
     pub lazy: bool,
+    pub format: Option<String>,
 }
 
 impl<C> LiveSheet<C> {
@@ -45,6 +46,7 @@ impl<C> LiveSheet<C> {
                 address: l.address,
                 title: l.title,
                 lazy: l.lazy,
+                format: l.format,
             },
             None => {
                 let address = from_metadata
@@ -54,6 +56,7 @@ impl<C> LiveSheet<C> {
                     address,
                     title: String::new(),
                     lazy: false,
+                    format: None,
                 }
             }
         };

@@ -65,6 +65,7 @@ impl<C> LiveSheet<C> {
             address,
             title,
             lazy,
+            format,
         } = self.choose_address(code, metadata)?;
         report.address = Some(address);
         let cell_id = metadata["cellId"].as_str().map(String::from);
@@ -134,7 +135,14 @@ impl<C> LiveSheet<C> {
             self.epoch += 1;
         }
         let py = rt
-            .make_cell(address, &rewritten, &definitions, deps.dynamic, &changes)
+            .make_cell(
+                address,
+                &rewritten,
+                &definitions,
+                deps.dynamic,
+                &changes,
+                format.as_deref(),
+            )
             .map_err(|e| tracing::error!("the cell {address} has no Python object: {e}"))
             .ok();
         // The same cell's code changed or not, its last editor stays until the journal says.
@@ -160,6 +168,7 @@ impl<C> LiveSheet<C> {
                 cell_id,
                 title,
                 lazy,
+                format,
                 defines: definitions,
                 reads_addresses: deps.reads_addresses.clone(),
                 state: CellState::Ok,

@@ -3,6 +3,7 @@
 
 use super::{LiveSheet, Report};
 use crate::protocol::wire::Message;
+use crate::sheet::Address;
 use serde_json::{json, Value};
 
 /// The comm target the grid extension opens.
@@ -31,8 +32,19 @@ impl GridComms {
                 true
             }
             "comm_msg" if self.is_open(comm_id) => {
-                // Any other message asks for the whole sheet again (after a reload, say).
-                publish(snapshot(comm_id, sheet));
+                let data = &msg.content["data"];
+                match (data["type"].as_str(), data["address"].as_str()) {
+                    // The whole cell, code included (the snapshot leaves code out).
+                    (Some("cell"), Some(address)) => {
+                        let cell = address
+                            .parse::<Address>()
+                            .map(|a| sheet.cell_json(a))
+                            .unwrap_or_else(|_| json!({"address": address, "state": "deleted"}));
+                        publish(json!({"comm_id": comm_id, "data": {"type": "cell", "cell": cell}}));
+                    }
+                    // Any other message asks for the whole sheet again (after a reload, say).
+                    _ => publish(snapshot(comm_id, sheet)),
+                }
                 true
             }
             "comm_close" if self.is_open(comm_id) => {
@@ -77,6 +89,11 @@ impl GridComms {
         Some((comm_id, data["address"].as_str().unwrap_or("")))
     }
 
+    /// The open comms' ids.
+    pub fn ids(&self) -> Vec<String> {
+        self.open.clone()
+    }
+
     fn is_open(&self, comm_id: &str) -> bool {
         self.open.iter().any(|c| c == comm_id)
     }
@@ -104,6 +121,6 @@ impl GridComms {
 }
 
 fn snapshot<C>(comm_id: &str, sheet: &LiveSheet<C>) -> Value {
-    let data = json!({"type": "snapshot", "sheet": sheet.snapshot()});
+    let data = json!({"type": "snapshot", "sheet": sheet.wire_snapshot()});
     json!({"comm_id": comm_id, "data": data})
 }

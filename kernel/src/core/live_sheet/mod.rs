@@ -133,6 +133,8 @@ pub struct CellRecord<C> {
     pub cell_id: Option<String>,
     pub title: String,
     pub lazy: bool,
+    /// Its label's number format (Python format spec), applied by the runtime to numbers.
+    pub format: Option<String>,
     pub defines: Vec<String>,
     pub reads_addresses: Vec<Address>,
     pub state: CellState,
@@ -279,7 +281,13 @@ pub struct LiveSheet<C> {
     /// ran, until the journal takes them; kept between requests so a big batch does not
     /// allocate (and fault in) its buffer each time.
     pub journal_entries: Vec<u8>,
+    /// A batch running longer than this shows its progress ([`Output::progress`]).
+    pub progress_after: std::time::Duration,
 }
+
+/// How long a recompute runs before it shows progress, and how often it shows it then.
+pub const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl<C> Default for LiveSheet<C> {
     fn default() -> Self {
@@ -296,6 +304,7 @@ impl<C> Default for LiveSheet<C> {
             model_readers: 0,
             journaling: false,
             journal_entries: Vec::new(),
+            progress_after: PROGRESS_AFTER,
         }
     }
 }

@@ -201,7 +201,18 @@ impl<C> LiveSheet<C> {
         let mut own_error = None;
         let mut interrupted = false;
         let sheet_lazy = self.mode == super::Mode::Lazy;
+        let total = plan.order.len();
+        let mut done = 0;
+        let mut progress_shown: Option<std::time::Instant> = None;
         while let Some(address) = recompute.next_cell() {
+            // A batch past `progress_after` says how far it got, at most every PROGRESS_EVERY.
+            if progress_shown.map_or(started.elapsed() >= self.progress_after, |t| {
+                t.elapsed() >= super::PROGRESS_EVERY
+            }) {
+                out.progress(done, total, Some(address));
+                progress_shown = Some(std::time::Instant::now());
+            }
+            done += 1;
             let is_edited = edited.is_some_and(|(a, _)| a == address);
             let lazy = sheet_lazy || self.cells.get(&address).is_some_and(|c| c.lazy);
             if interrupted || (!is_edited && !force && lazy) {
@@ -327,6 +338,9 @@ impl<C> LiveSheet<C> {
         }
         if muted {
             out.mute_streams(false);
+        }
+        if progress_shown.is_some() {
+            out.progress(done, total, None);
         }
         self.settle(rt);
         tracing::debug!(

@@ -22,7 +22,8 @@ pub trait CellRuntime {
     fn analyze(&self, code: &str, mutating_methods: &[&str]) -> Result<Analysis, PyCallError>;
 
     /// The cell at `address` with this code and these defined names; `dynamic` when it may
-    /// define names invisibly, `changes` the names it only changes in place.
+    /// define names invisibly, `changes` the names it only changes in place, `format` the
+    /// number format of its label (`:.1%` gives `.1%`).
     fn make_cell(
         &self,
         address: Address,
@@ -30,6 +31,7 @@ pub trait CellRuntime {
         defines: &[String],
         dynamic: bool,
         changes: &[String],
+        format: Option<&str>,
     ) -> Result<Self::Cell, PyCallError>;
 
     /// Runs a cell: `empty` are the addresses it reads that hold no cell, `bind` the
@@ -80,8 +82,9 @@ impl CellRuntime for PythonRuntime {
         defines: &[String],
         dynamic: bool,
         changes: &[String],
+        format: Option<&str>,
     ) -> Result<CellHandle, PyCallError> {
-        self.cell(&address.to_string(), code, defines, dynamic, changes)
+        self.cell(&address.to_string(), code, defines, dynamic, changes, format)
     }
 
     #[inline]
@@ -134,8 +137,9 @@ impl<T: CellRuntime> CellRuntime for &T {
         defines: &[String],
         dynamic: bool,
         changes: &[String],
+        format: Option<&str>,
     ) -> Result<Self::Cell, PyCallError> {
-        (**self).make_cell(address, code, defines, dynamic, changes)
+        (**self).make_cell(address, code, defines, dynamic, changes, format)
     }
 
     #[inline]
@@ -178,6 +182,9 @@ impl<T: CellRuntime> CellRuntime for &T {
 pub trait Output {
     fn publish(&self, msg_type: &str, content: Value);
     fn mute_streams(&self, muted: bool);
+    /// A long recompute: `done` of `total` cells of the plan went by, `running` runs now; the
+    /// last call of a batch has `running` None (the batch ended, done or interrupted).
+    fn progress(&self, _done: usize, _total: usize, _running: Option<Address>) {}
 }
 
 /// The kernel's output: the bridge, when one is installed (it always is in a running kernel).

@@ -206,6 +206,7 @@ impl CellRuntime for Fake {
         defines: &[String],
         _dynamic: bool,
         _changes: &[String],
+        _format: Option<&str>,
     ) -> Result<Rc<FakeCell>, PyCallError> {
         let cell = self
             .cells
@@ -350,6 +351,7 @@ impl CellRuntime for Fake {
 pub(crate) struct FakeOutput {
     published: RefCell<Vec<(String, Value)>>,
     muted: RefCell<Vec<bool>>,
+    progress: RefCell<Vec<(usize, usize, Option<Address>)>>,
 }
 
 impl Output for FakeOutput {
@@ -361,6 +363,10 @@ impl Output for FakeOutput {
 
     fn mute_streams(&self, muted: bool) {
         self.muted.borrow_mut().push(muted);
+    }
+
+    fn progress(&self, done: usize, total: usize, running: Option<Address>) {
+        self.progress.borrow_mut().push((done, total, running));
     }
 }
 
@@ -860,4 +866,20 @@ fn an_address_held_by_another_cell_is_a_conflict() {
     let (result, _) = env.exec("two", "# @B1\n2");
     assert_eq!(result.unwrap_err().ename, "AddressConflict");
     assert_eq!(env.value("B1"), Some(Some(1)));
+}
+
+#[test]
+fn a_long_batch_shows_its_progress_and_its_end() {
+    let mut env = Env::default();
+    env.ok("a1", "# @A1\n1");
+    env.ok("a2", "# @A2\nA1 + 1");
+    env.ok("a3", "# @A3\nA2 + 1");
+    assert!(env.out.progress.borrow().is_empty(), "fast batches show none");
+    // Past the threshold from the start: the first cell shows it, then the end does.
+    env.sheet.progress_after = std::time::Duration::ZERO;
+    env.ok("a1", "# @A1\n5");
+    let shown = env.out.progress.borrow().clone();
+    assert_eq!(shown.first(), Some(&(0, 3, Some(a("A1")))), "{shown:?}");
+    assert_eq!(shown.last(), Some(&(3, 3, None)), "{shown:?}");
+    assert!(shown.len() >= 2, "{shown:?}");
 }

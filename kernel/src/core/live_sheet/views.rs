@@ -1,14 +1,15 @@
 //! Cells as JSON: `%sheet`'s `application/vnd.pysheets.sheet+json` output, and the grid
 //! comm's snapshot and update messages (schema in ARCHITECTURE.md).
 
-use super::{LiveSheet, Report};
+use super::{CellState, LiveSheet, Report};
 use crate::sheet::Address;
 use serde_json::{json, Value};
 
 impl<C> LiveSheet<C> {
-    /// One cell: `{address, title, cellId, state, value, reads, code, lazy, uses?, error?,
-    /// png?, edited?: {by, at}}`, or `{address, state: "deleted"}`. `uses` says, for each name it reads that
-    /// several cells define, which one it reads: the choice is never silent.
+    /// One cell: `{address, title, cellId, state, value, reads, code, lazy, format?, number?,
+    /// uses?, error?, png?, edited?: {by, at}}`, or `{address, state: "deleted"}`. `uses` says,
+    /// for each name it reads that several cells define, which one it reads: the choice is
+    /// never silent.
     pub fn cell_json(&self, address: Address) -> Value {
         let Some(c) = self.cells.get(&address) else {
             return json!({"address": address.to_string(), "state": "deleted"});
@@ -23,6 +24,50 @@ impl<C> LiveSheet<C> {
             "code": c.source,
             "lazy": c.lazy,
         });
+        self.add_optional(address, &mut v);
+        v
+    }
+
+    /// The grid comm's form of a cell: [`LiveSheet::cell_json`] without its code (the grid
+    /// asks for it when the cell is selected) and without the fields at their defaults (empty
+    /// title, no cellId, state `ok`, empty value, no reads, not lazy). A 100,000-cell
+    /// snapshot is then a few MB, not 15.
+    pub fn wire_json(&self, address: Address) -> Value {
+        let Some(c) = self.cells.get(&address) else {
+            return json!({"address": address.to_string(), "state": "deleted"});
+        };
+        let mut v = json!({"address": address.to_string()});
+        if !c.title.is_empty() {
+            v["title"] = json!(c.title);
+        }
+        if let Some(id) = &c.cell_id {
+            v["cellId"] = json!(id);
+        }
+        if !matches!(c.state, CellState::Ok) {
+            v["state"] = json!(c.state.name());
+        }
+        if !c.summary.is_empty() {
+            v["value"] = json!(c.summary);
+        }
+        let reads = self.sheet.precedents(address);
+        if !reads.is_empty() {
+            v["reads"] = json!(reads.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        }
+        if c.lazy {
+            v["lazy"] = json!(true);
+        }
+        self.add_optional(address, &mut v);
+        v
+    }
+
+    fn add_optional(&self, address: Address, v: &mut Value) {
+        let c = &self.cells[&address];
+        if let Some(format) = &c.format {
+            v["format"] = json!(format);
+        }
+        if is_number(&c.value_type) && c.state.failed().is_none() {
+            v["number"] = json!(true);
+        }
         if let Some(uses) = self.uses(address) {
             v["uses"] = uses;
         }
@@ -35,7 +80,6 @@ impl<C> LiveSheet<C> {
         if let Some(e) = &c.edited {
             v["edited"] = json!({"by": e.by, "at": e.at});
         }
-        v
     }
 
     /// `{name: definer}` for the names the cell reads that several cells define, if any.
@@ -91,12 +135,31 @@ impl<C> LiveSheet<C> {
         })
     }
 
+    /// The whole sheet in the grid comm's form ([`LiveSheet::wire_json`]).
+    pub fn wire_snapshot(&self) -> Value {
+        json!({
+            "mode": self.mode.as_str(),
+            "cells": self.cells.keys().map(|&a| self.wire_json(a)).collect::<Vec<_>>(),
+        })
+    }
+
     /// The comm message for what a request changed.
     pub fn update_message(&self, report: &Report) -> Value {
         json!({
             "type": "update",
             "mode": self.mode.as_str(),
-            "cells": report.touched.iter().map(|&a| self.cell_json(a)).collect::<Vec<_>>(),
+            "cells": report.touched.iter().map(|&a| self.wire_json(a)).collect::<Vec<_>>(),
         })
     }
+}
+
+/// Whether a value of this type (as `value_type` names it) is a number: Python's and numpy's
+/// ints, floats and complex numbers, `Decimal`, `Fraction` (not `bool`). The grid aligns
+/// numbers right.
+fn is_number(value_type: &str) -> bool {
+    let bare = value_type.trim_end_matches(|c: char| c.is_ascii_digit());
+    matches!(
+        bare,
+        "int" | "uint" | "float" | "complex" | "longdouble" | "Decimal" | "Fraction"
+    )
 }

@@ -7,6 +7,7 @@ time and reports whether its value changed (early cutoff needs that).
 import ast
 import builtins
 import json
+import numbers
 import sys
 
 from pysheets_kernel import _native
@@ -30,7 +31,7 @@ class Cell:
     every run, so a re-run batch of 10,000 cells looks nothing up by address."""
 
     __slots__ = ("address", "display_id", "source", "defines", "bind", "compiled", "value",
-                 "defined", "dynamic", "changes")
+                 "defined", "dynamic", "changes", "number_format")
 
     def __init__(self, address):
         self.address = address
@@ -47,12 +48,14 @@ class Cell:
         self.dynamic = False
         # Names it only changes in place (`lst.append(1)`): not running it cannot unbind them.
         self.changes = ()
+        # Its label's `:spec` (a Python format spec), for numbers: `.1%` shows 0.25 as 25.0%.
+        self.number_format = None
 
 
 _cells = {}  # address -> Cell
 
 
-def cell(address, source, defines, dynamic=False, changes=()):
+def cell(address, source, defines, dynamic=False, changes=(), number_format=None):
     """The Cell at `address` with this code: the same object while the address holds a cell,
     so that readers' bindings to it stay valid across edits."""
     c = _cells.get(address)
@@ -64,7 +67,19 @@ def cell(address, source, defines, dynamic=False, changes=()):
     c.defines = tuple(defines)
     c.dynamic = dynamic
     c.changes = tuple(changes)
+    c.number_format = number_format
     return c
+
+
+def formatted(spec, value):
+    """`value` in the number format `spec`, or None: no format, not a number (booleans are
+    not), or a format that does not apply to it (`.2d` of a float), shown as usual then."""
+    if spec is None or isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return None
+    try:
+        return format(value, spec)
+    except (ValueError, TypeError):
+        return None
 
 
 def _lookup(address):
@@ -207,14 +222,18 @@ def run(c, mode, execution_count, empty, bind):
     figures = _figures_bundle(report) if "matplotlib.pyplot" in _modules else None
     png = None  # a small picture of the value, for the grid
     result_text = None  # Out[n] for the history
-    plain = None  # repr(value), once: a slow __repr__ runs once per run
+    plain = formatted(c.number_format, value)  # else repr(value), once: a slow __repr__ runs once
+    shown_formatted = plain is not None
     if mode == "result":
         # Line-oriented clients see Out[n] as in IPython (expressions, not assignments) and
         # figures as display data.
         has_display = last is not None and value is not None and not hidden
         drawn = figures is not None and (type(value).__module__ or "").startswith("matplotlib.")
         if has_display and not drawn:
-            data, metadata = _display.format_bundle(value, report=report)
+            if shown_formatted:
+                data, metadata = {"text/plain": plain}, {}
+            else:
+                data, metadata = _display.format_bundle(value, report=report)
             result_text = plain = data["text/plain"]
             _native.publish("execute_result", json.dumps(
                 {"execution_count": execution_count, "data": data,
@@ -233,6 +252,8 @@ def run(c, mode, execution_count, empty, bind):
                 data, metadata = figures
             elif value is None:
                 data, metadata = {"text/plain": ""}, {}
+            elif shown_formatted:
+                _native.publish_text_value(mode == "update", c.display_id, plain)
             elif type(value) in _SIMPLE:
                 try:
                     plain = repr(value)
@@ -246,7 +267,10 @@ def run(c, mode, execution_count, empty, bind):
             if data is not None:
                 _publish_value(c, mode, data, metadata)
                 png = _small_png(data)
-    if type(value) in _SIMPLE:
+    if shown_formatted:
+        summary = plain
+        value_type = _sheet.value_type(value)
+    elif type(value) in _SIMPLE:
         if plain is None:
             plain = _display.format_bundle(value, report=None)[0]["text/plain"]
         summary = plain
