@@ -16,7 +16,7 @@ import {
   TextRenderer
 } from '@lumino/datagrid';
 import { ISignal, Signal } from '@lumino/signaling';
-import { ISheetCell, SheetModel } from './model';
+import { isNumber, ISheetCell, SheetModel } from './model';
 
 /** Background and text colours by state; highlight wins the background. */
 const BACKGROUND: Record<string, string> = {
@@ -67,10 +67,10 @@ export class SheetGrid extends DataGrid {
       textColor: config => this._textColor(config),
       backgroundColor: config => this._background(config),
       // Numbers right, as in every spreadsheet, so their digits line up.
-      horizontalAlignment: config =>
-        this._cell(config)?.number && this._cell(config)?.state !== 'running'
-          ? 'right'
-          : 'left'
+      horizontalAlignment: config => {
+        const cell = this._cell(config);
+        return cell && isNumber(cell) ? 'right' : 'left';
+      }
     });
     const image = new PngRenderer(text, sheet);
     this.cellRenderers = new RendererMap({

@@ -28,7 +28,7 @@ export interface ISheetCell {
   lazy?: boolean;
   /** The label's number format (a Python format spec, `.1%`); `value` is already in it. */
   format?: string;
-  /** The value is a number (the grid aligns it right). */
+  /** The value is a number (the grid aligns it right); absent on the comm (see `isNumber`). */
   number?: boolean;
   error?: string;
   /** Base64 PNG when the value displays as an image. */
@@ -106,6 +106,21 @@ export function parseAddress(address: string): IPosition | null {
 
 export function formatAddress(row: number, col: number): string {
   return `${columnName(col)}${row + 1}`;
+}
+
+/**
+ * Digits, with only signs, separators, a decimal point, an exponent and percent beside them
+ * (`-1,234.5`, `25.0%`, `1e-07`): the kernel's `reads_as_number` (core/live_sheet/views.rs),
+ * which sends `number` only where the text misleads (a string "123", a float `inf`).
+ */
+const NUMBER_TEXT = /^[\d+\-.,_ %eE]*\d[\d+\-.,_ %eE]*$/;
+
+/** Whether a cell holds a number: as the kernel says, else as its text reads. */
+export function isNumber(cell: ISheetCell): boolean {
+  if (cell.state !== 'ok' && cell.state !== 'stale') {
+    return false;
+  }
+  return cell.number ?? NUMBER_TEXT.test(cell.value ?? '');
 }
 
 /** The text a grid cell shows. */
@@ -334,8 +349,8 @@ export class SheetModel extends DataModel {
   }
 
   /**
-   * Completes a cell with the kernel's full form of it (its code, which snapshots leave out);
-   * ignored when the cell changed or went since.
+   * Completes a cell with the kernel's full form of it (its code and last edit, which the
+   * comm leaves out); ignored when the cell changed or went since.
    */
   applyCell(full: ISheetCell): void {
     const address = full.address?.toUpperCase();
@@ -348,6 +363,9 @@ export class SheetModel extends DataModel {
       return;
     }
     cell.code = full.code;
+    if (full.edited) {
+      cell.edited = full.edited;
+    }
     this._applied.emit([address]);
   }
 

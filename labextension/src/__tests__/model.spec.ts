@@ -3,6 +3,7 @@ import {
   displayText,
   editedOf,
   formatAddress,
+  isNumber,
   ISheetCell,
   parseAddress,
   SheetModel
@@ -217,6 +218,22 @@ describe('compact cells (the comm leaves defaults out)', () => {
     expect(m.precedents('A1')).toEqual([]);
     expect(m.dependents('A1')).toEqual(['A2']);
     expect(m.data('body', 3, 1)).toBe('25.0%');
+  });
+});
+
+describe('isNumber', () => {
+  it('believes the kernel, else reads the text as the kernel does', () => {
+    const c = (value: string, extra: Partial<ISheetCell> = {}) =>
+      ({ address: 'A1', state: 'ok', value, ...extra }) as ISheetCell;
+    for (const v of ['1', '-1,234.5', '25.0%', '1e-07', '1_000']) {
+      expect(isNumber(c(v))).toBe(true);
+    }
+    for (const v of ['', 'inf', "'12'", 'True', 'DataFrame 3×4', '%']) {
+      expect(isNumber(c(v))).toBe(false);
+    }
+    expect(isNumber(c('123', { number: false }))).toBe(false);
+    expect(isNumber(c('inf', { number: true }))).toBe(true);
+    expect(isNumber(c('1', { state: 'error' }))).toBe(false);
   });
 });
 

@@ -25,13 +25,20 @@ impl<C> LiveSheet<C> {
             "lazy": c.lazy,
         });
         self.add_optional(address, &mut v);
+        if is_number(&c.value_type) && c.state.failed().is_none() {
+            v["number"] = json!(true);
+        }
+        if let Some(e) = &c.edited {
+            v["edited"] = json!({"by": e.by, "at": e.at});
+        }
         v
     }
 
-    /// The grid comm's form of a cell: [`LiveSheet::cell_json`] without its code (the grid
-    /// asks for it when the cell is selected) and without the fields at their defaults (empty
-    /// title, no cellId, state `ok`, empty value, no reads, not lazy). A 100,000-cell
-    /// snapshot is then a few MB, not 15.
+    /// The grid comm's form of a cell: [`LiveSheet::cell_json`] without its code and last
+    /// edit (the grid asks for both when the cell is selected), with `number` only where the
+    /// text does not tell it ([`reads_as_number`]), and without the fields at their
+    /// defaults (empty title, no cellId, state `ok`, empty value, no reads, not lazy). A
+    /// 100,000-cell snapshot is then a few MB, not 15.
     pub fn wire_json(&self, address: Address) -> Value {
         let Some(c) = self.cells.get(&address) else {
             return json!({"address": address.to_string(), "state": "deleted"});
@@ -56,6 +63,11 @@ impl<C> LiveSheet<C> {
         if c.lazy {
             v["lazy"] = json!(true);
         }
+        // Only where the text misleads: a string "123", a float `inf`.
+        let number = is_number(&c.value_type) && c.state.failed().is_none();
+        if number != reads_as_number(&c.summary) {
+            v["number"] = json!(number);
+        }
         self.add_optional(address, &mut v);
         v
     }
@@ -65,9 +77,6 @@ impl<C> LiveSheet<C> {
         if let Some(format) = &c.format {
             v["format"] = json!(format);
         }
-        if is_number(&c.value_type) && c.state.failed().is_none() {
-            v["number"] = json!(true);
-        }
         if let Some(uses) = self.uses(address) {
             v["uses"] = uses;
         }
@@ -76,9 +85,6 @@ impl<C> LiveSheet<C> {
         }
         if let Some(png) = &c.png {
             v["png"] = json!(png);
-        }
-        if let Some(e) = &c.edited {
-            v["edited"] = json!({"by": e.by, "at": e.at});
         }
     }
 
@@ -162,4 +168,35 @@ fn is_number(value_type: &str) -> bool {
         bare,
         "int" | "uint" | "float" | "complex" | "longdouble" | "Decimal" | "Fraction"
     )
+}
+
+/// Whether a value's text reads as a number: digits, with only signs, separators, a decimal
+/// point, an exponent and percent beside them (`-1,234.5`, `25.0%`, `1e-07`). The grid's
+/// `isNumber` reads the text the same way when the comm leaves `number` out.
+pub fn reads_as_number(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.,_ %eE".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_by_type_and_by_text() {
+        for t in ["int", "float", "float64", "int32", "uint8", "Decimal", "complex128"] {
+            assert!(is_number(t), "{t}");
+        }
+        for t in ["bool", "str[3]", "ndarray[3]", "float64[2×2]", "NoneType", "interval"] {
+            assert!(!is_number(t), "{t}");
+        }
+        for t in ["1", "-1,234.5", "25.0%", "1e-07", "1_000", " 12 "] {
+            assert!(reads_as_number(t), "{t}");
+        }
+        for t in ["", "inf", "nan", "'12'", "True", "DataFrame 3×4", "%", "e"] {
+            assert!(!reads_as_number(t), "{t}");
+        }
+    }
 }

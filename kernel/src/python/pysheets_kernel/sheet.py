@@ -1492,11 +1492,12 @@ def summarize(value, max_len=60, text=None):
 
 def value_type(value):
     """The value's type with its length or shape, for the journal: `list[3]`,
-    `DataFrame[120×4]`, `ndarray[3×4]`, `str[12]`, or the bare type name (`int`, `Figure`)."""
+    `DataFrame[120×4]`, `ndarray[3×4]`, `str[12]`, or the bare type name (`int`, `Figure`,
+    `float64`: a numpy scalar's shape is empty)."""
     name = type(value).__name__
     try:
         shape = getattr(value, "shape", None) if not isinstance(value, (str, bytes)) else None
-        if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+        if isinstance(shape, tuple) and shape and all(isinstance(n, int) for n in shape):
             return f"{name}[{'×'.join(str(n) for n in shape)}]"
         if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset, range)):
             return f"{name}[{len(value)}]"
