@@ -1,19 +1,21 @@
 """Grid view benchmark: the PySheets sheet view (labextension/) in a real JupyterLab, in Debian's
 headless Chromium, on the real kernel.
 
-    .venv/bin/python bench/grid_bench.py [--cells 100000] [--chain 1000] [--reps 3] [--json FILE]
+    .venv/bin/python bench/grid_bench.py [--cells 100000] [--chains 1000,10000] [--reps 3] [--json FILE]
 
-It starts `jupyter lab` on 127.0.0.1 (temp dirs, no token), starts a pysheets kernel for
-bench.ipynb through the REST API, and fills its sheet straight over ZeroMQ with `--cells`
-cells: column A holds A1 (the input) and a chain A2 = A1 + 1, A3 = A2 + 1, … of `--chain`
-cells, the other columns constants. Then bench/grid_bench.mjs opens the notebook, and measures:
+It starts `jupyter lab` on 127.0.0.1 (temp dirs, no token) and two kinds of notebooks, each with
+a pysheets kernel started through the REST API and filled straight over ZeroMQ:
 
-- first paint: from running "Open Sheet View" to the grid's first paint with every cell in its
-  model (comm open, snapshot from the kernel, JSON parse, model build, paint);
-- scroll: frame times while the grid scrolls through the whole sheet;
-- edit → last dependent painted: from committing `A1` through the sheet view (what Enter in the
-  formula bar does) to the first paint after the last cell of the chain got its new value
-  (the grid is scrolled so that cell is on screen).
+- `big.ipynb`: a sheet of `--cells` cells made by a client without cells (a console): a chain of
+  1,000 in column A, constants in the other columns. bench/grid_bench.mjs opens its sheet view
+  and measures the first paint (comm open, snapshot, model, paint), the snapshot's bytes per
+  cell, and frame times while scrolling through the whole sheet;
+- `chain-N.ipynb` for each N of `--chains`: a notebook of N cells, A1 and A2 = A1 + 1, … (each
+  with its id, label and saved output), run into the kernel with those cellIds, as JupyterLab
+  runs them. The page opens the notebook and its sheet view, commits A1 through the sheet view
+  (what Enter in the formula bar does) and measures until the grid is painted with the chain's
+  last value, until every notebook cell's output holds its new value, the longest main-thread
+  task meanwhile, and whether every output was right in the end.
 
 Prints a table and, with --json, writes every sample. Leaves no process behind.
 """
@@ -66,6 +68,27 @@ def column(i: int) -> str:
     return name
 
 
+def chain_notebook(n: int) -> tuple[dict, list[tuple[str, str]]]:
+    """A notebook of an n-cell chain in column A, as saved after a run: ids, labels, outputs.
+    Also (cellId, source) of each cell, to run them into the kernel."""
+    cells, runs = [], []
+    for r in range(1, n + 1):
+        source = "# @A1\n1" if r == 1 else f"# @A{r}\nA{r - 1} + 1"
+        cell_id = f"c{r}"
+        cells.append({"cell_type": "code", "id": cell_id, "execution_count": r,
+                      "metadata": {"pysheets": {"address": f"A{r}"}}, "source": source,
+                      "outputs": [{"output_type": "display_data", "data": {"text/plain": str(r)},
+                                   "metadata": {}}]})
+        runs.append((cell_id, source))
+    return notebook(cells), runs
+
+
+def notebook(cells: list[dict]) -> dict:
+    return {"cells": cells, "metadata": {"kernelspec": {"display_name": "PySheets", "language": "python",
+                                                        "name": "pysheets"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
 def sheet_sources(cells: int, chain: int) -> list[str]:
     """A1, the chain below it in column A, then constants row by row in columns B.. ."""
     sources = ["# @A1\n1"] + [f"# @A{r}\nA{r - 1} + 1" for r in range(2, chain + 1)]
@@ -78,8 +101,9 @@ def sheet_sources(cells: int, chain: int) -> list[str]:
     return sources
 
 
-def fill(connection_file: Path, sources: list[str]) -> float:
-    """Runs every source as a cell, pipelined in batches; returns the seconds it took."""
+def fill(connection_file: Path, sources: list[str], cell_ids: list[str] | None = None) -> float:
+    """Runs every source as a cell (as the notebook cell `cell_ids[i]`, if given), pipelined in
+    batches; returns the seconds it took."""
     kc = BlockingKernelClient(connection_file=str(connection_file))
     kc.load_connection_file()
     kc.start_channels()
@@ -88,7 +112,15 @@ def fill(connection_file: Path, sources: list[str]) -> float:
         t0 = time.perf_counter()
         batch = 200
         for start in range(0, len(sources), batch):
-            ids = [kc.execute(src, store_history=False) for src in sources[start:start + batch]]
+            ids = []
+            for i in range(start, min(start + batch, len(sources))):
+                metadata = {"cellId": cell_ids[i]} if cell_ids else {}
+                msg = kc.session.msg("execute_request", {
+                    "code": sources[i], "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": False},
+                    metadata=metadata)
+                kc.shell_channel.send(msg)
+                ids.append(msg["header"]["msg_id"])
             pending = set(ids)
             while pending:
                 reply = kc.get_shell_msg(timeout=60)
@@ -127,13 +159,27 @@ def stop(proc: subprocess.Popen, url: str, runtime_dir: Path) -> None:
                 pass
 
 
+def start_kernel(url: str, runtime: Path, path: str) -> Path:
+    session = api(url, "api/sessions", "POST", {"path": path, "type": "notebook", "name": path,
+                                                 "kernel": {"name": "pysheets"}})
+    conn = runtime / f"kernel-{session['kernel']['id']}.json"
+    for _ in range(100):
+        if conn.exists():
+            break
+        time.sleep(0.1)
+    return conn
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cells", type=int, default=100_000)
-    ap.add_argument("--chain", type=int, default=1000)
+    ap.add_argument("--cells", type=int, default=100_000, help="cells of the big sheet")
+    ap.add_argument("--chains", default="1000,10000", help="chain notebooks' lengths, comma-separated")
     ap.add_argument("--reps", type=int, default=3, help="sheet view openings and edits")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--profile", action="store_true",
+                    help="profile the last edit of each chain (printed; not a sample)")
     args = ap.parse_args()
+    chains = [int(n) for n in args.chains.split(",") if n.strip()]
 
     (REPO / "bench" / "out").mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="grid-bench-"))
@@ -145,10 +191,12 @@ def main() -> int:
     (dirs["config"] / "labconfig").mkdir()
     (dirs["config"] / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"jupyterlab-ipyflow": True}}))
-    nb = {"cells": [], "metadata": {"kernelspec": {"display_name": "PySheets", "language": "python",
-                                                   "name": "pysheets"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (dirs["root"] / "bench.ipynb").write_text(json.dumps(nb))
+    (dirs["root"] / "big.ipynb").write_text(json.dumps(notebook([])))
+    chain_runs = {}
+    for n in chains:
+        nb, runs = chain_notebook(n)
+        (dirs["root"] / f"chain-{n}.ipynb").write_text(json.dumps(nb))
+        chain_runs[n] = runs
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -174,22 +222,21 @@ def main() -> int:
                     print((tmp / "server.log").read_text()[-3000:], file=sys.stderr)
                     return 1
                 time.sleep(0.25)
-        session = api(url, "api/sessions", "POST", {"path": "bench.ipynb", "type": "notebook",
-                                                     "name": "bench.ipynb", "kernel": {"name": "pysheets"}})
-        kernel_id = session["kernel"]["id"]
-        conn = dirs["runtime"] / f"kernel-{kernel_id}.json"
-        for _ in range(100):
-            if conn.exists():
-                break
-            time.sleep(0.1)
-        sources = sheet_sources(args.cells, args.chain)
-        print(f"filling the sheet: {len(sources)} cells (chain of {args.chain} in column A) …", file=sys.stderr)
-        fill_s = fill(conn, sources)
-        print(f"filled in {fill_s:.1f} s", file=sys.stderr)
-        res = subprocess.run(
-            ["node", str(SCRIPT), url, "bench.ipynb", str(args.cells), str(args.chain), str(args.reps)],
-            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-        sys.stderr.write(res.stderr[-4000:])
+        fills = {}
+        conn = start_kernel(url, dirs["runtime"], "big.ipynb")
+        sources = sheet_sources(args.cells, min(1000, args.cells))
+        print(f"filling big.ipynb's sheet: {len(sources)} cells …", file=sys.stderr)
+        fills["big"] = fill(conn, sources)
+        for n, runs in chain_runs.items():
+            conn = start_kernel(url, dirs["runtime"], f"chain-{n}.ipynb")
+            print(f"running chain-{n}.ipynb's {n} cells into its kernel …", file=sys.stderr)
+            fills[f"chain-{n}"] = fill(conn, [s for _, s in runs], [i for i, _ in runs])
+        print("filled: " + ", ".join(f"{k} {v:.1f} s" for k, v in fills.items()), file=sys.stderr)
+        config = {"url": url, "cells": args.cells, "chains": chains,
+                  "reps": args.reps + (1 if args.profile else 0), "profile": args.profile}
+        res = subprocess.run(["node", str(SCRIPT), json.dumps(config)], env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=1800)
+        sys.stderr.write(res.stderr[-6000:])
         if res.returncode != 0:
             print(res.stdout[-4000:], file=sys.stderr)
             return 1
@@ -202,18 +249,27 @@ def main() -> int:
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):8.0f} ms  (samples: {', '.join(f'{x:.0f}' for x in xs)})"
 
-    print(f"grid bench: {args.cells} cells, chain of {args.chain}, {args.reps} repetitions")
-    print(f"  first paint of the sheet view  {med(result['first_paint_ms'])}")
-    print(f"    snapshot message received    {med(result['message_ms'])}")
-    print(f"    snapshot in the model        {med(result['model_ms'])}")
-    print(f"  scroll frames (median / max)   {result['scroll']['median_ms']:.1f} / {result['scroll']['max_ms']:.1f} ms "
-          f"over {result['scroll']['frames']} frames")
-    print(f"  edit A1 -> A{args.chain} painted        {med(result['edit_ms'])}")
-    print(f"    execute_reply received       {med(result['edit_reply_ms'])}")
-    print(f"    update message received      {med(result['edit_update_ms'])}")
-    print(f"    update in the model          {med(result['edit_model_ms'])}")
+    big = result["big"]
+    print(f"grid bench: {args.cells}-cell sheet, chain notebooks of {', '.join(map(str, chains))} cells, "
+          f"{args.reps} repetitions")
+    print(f"  first paint of the sheet view  {med(big['first_paint_ms'])}")
+    print(f"    snapshot message received    {med(big['message_ms'])}")
+    print(f"    snapshot in the model        {med(big['model_ms'])}")
+    print(f"    snapshot on the wire         {big['snapshot_bytes'] / args.cells:8.1f} bytes a cell "
+          f"({big['snapshot_bytes'] / 1e6:.1f} MB)")
+    print(f"  scroll frames (median / max)   {big['scroll']['median_ms']:.1f} / {big['scroll']['max_ms']:.1f} ms "
+          f"over {big['scroll']['frames']} frames")
+    for n in chains:
+        c = result["chains"][str(n)]
+        print(f"  chain of {n} in the notebook (opened in {c['open_ms']:.0f} ms):")
+        print(f"    edit A1 -> grid shows A{n}   {med(c['grid_ms'])}")
+        print(f"      execute_reply received     {med(c['reply_ms'])}")
+        print(f"      grid update received       {med(c['update_ms'])}")
+        print(f"    edit A1 -> every output new  {med(c['outputs_ms'])}")
+        print(f"    longest task meanwhile       {med(c['longest_task_ms'])}")
+        print(f"    outputs wrong at the end     {max(c['wrong'])} of {n}")
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "fill_s": fill_s,
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "fill_s": fills,
                                          **result}, indent=1))
     return 0
 

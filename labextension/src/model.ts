@@ -30,6 +30,11 @@ export interface ISheetCell {
   format?: string;
   /** The value is a number (the grid aligns it right); absent on the comm (see `isNumber`). */
   number?: boolean;
+  /**
+   * A notebook cell's saved output, shown (stale) where the kernel has no cell yet: the
+   * notebook was opened, the kernel has not run it.
+   */
+  saved?: boolean;
   error?: string;
   /** Base64 PNG when the value displays as an image. */
   png?: string;
@@ -223,9 +228,46 @@ export class SheetModel extends DataModel {
     }
   }
 
+  /** The cell shown at a position: the kernel's, else a saved output (`setSaved`). */
   cellAt(row: number, col: number): ISheetCell | undefined {
-    const address = this._byPosition.get(key(row, col));
-    return address === undefined ? undefined : this._cells.get(address);
+    const k = key(row, col);
+    const address = this._byPosition.get(k);
+    return address === undefined
+      ? this._savedByPosition.get(k)
+      : this._cells.get(address);
+  }
+
+  /** The saved output shown at an address, if the kernel has no cell there. */
+  savedCell(address: string): ISheetCell | undefined {
+    const a = address.toUpperCase();
+    const pos = parseAddress(a);
+    return pos && !this._cells.has(a)
+      ? this._savedByPosition.get(key(pos.row, pos.col))
+      : undefined;
+  }
+
+  /**
+   * The notebook's saved outputs, by address: shown marked stale wherever the kernel has no
+   * cell (before it has run the notebook), replaced by the kernel's cells as they come.
+   */
+  setSaved(cells: ISheetCell[]): void {
+    this._savedByPosition.clear();
+    this._savedRows = 0;
+    this._savedCols = 0;
+    for (const cell of cells) {
+      const pos = parseAddress(cell.address);
+      const k = pos ? key(pos.row, pos.col) : -1;
+      if (pos && !this._savedByPosition.has(k)) {
+        this._savedRows = Math.max(this._savedRows, pos.row + 1);
+        this._savedCols = Math.max(this._savedCols, pos.col + 1);
+        cell.address = cell.address.toUpperCase();
+        cell.state = 'stale';
+        cell.saved = true;
+        this._savedByPosition.set(k, cell);
+      }
+    }
+    this._resize();
+    this.emitChanged({ type: 'model-reset' });
   }
 
   cell(address: string): ISheetCell | undefined {
@@ -490,8 +532,10 @@ export class SheetModel extends DataModel {
       this._usedRows = 0;
       this._usedCols = 0;
     }
-    const rows = Math.max(MIN_ROWS, this._usedRows + SPARE_ROWS);
-    const cols = Math.max(MIN_COLS, this._usedCols + SPARE_COLS);
+    const usedRows = Math.max(this._usedRows, this._savedRows);
+    const usedCols = Math.max(this._usedCols, this._savedCols);
+    const rows = Math.max(MIN_ROWS, usedRows + SPARE_ROWS);
+    const cols = Math.max(MIN_COLS, usedCols + SPARE_COLS);
     const changed = rows !== this._rows || cols !== this._cols;
     this._rows = rows;
     this._cols = cols;
@@ -515,6 +559,9 @@ export class SheetModel extends DataModel {
 
   private _cells = new Map<string, ISheetCell>();
   private _byPosition = new Map<number, string>();
+  private _savedByPosition = new Map<number, ISheetCell>();
+  private _savedRows = 0;
+  private _savedCols = 0;
   private _byCellId = new Map<string, string>();
   private _readers = new Map<string, Set<string>>();
   private _readersStale = false;

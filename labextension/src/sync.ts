@@ -69,7 +69,8 @@ export class NotebookSync {
     if (!index) {
       return null;
     }
-    const id = this.model.cell(want)?.cellId;
+    const id =
+      this.model.cell(want)?.cellId ?? this.model.savedCell(want)?.cellId;
     const byId = id ? index.byId.get(id) : undefined;
     if (byId) {
       return byId;
@@ -284,7 +285,11 @@ export class NotebookSync {
       data: content.data as nbformat.IMimeBundle,
       metadata: (content.metadata ?? {}) as nbformat.OutputMetadata
     };
-    if (outputs.length === 1 && sameData(outputs.get(0).toJSON(), output)) {
+    if (outputs.length === 1) {
+      if (!sameData(outputs.get(0).toJSON(), output)) {
+        // In place: JupyterLab re-renders the output with its renderer, not a new one.
+        outputs.set(0, output);
+      }
       return;
     }
     cell.sharedModel.transact(() => {
@@ -319,6 +324,7 @@ interface IOutputsLike {
   get(index: number): { toJSON(): nbformat.IOutput };
   clear(wait?: boolean): void;
   add(output: nbformat.IOutput): number;
+  set(index: number, output: nbformat.IOutput): void;
 }
 
 function sameData(a: nbformat.IOutput, b: nbformat.IDisplayData): boolean {

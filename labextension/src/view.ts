@@ -150,11 +150,15 @@ export class SheetView extends BoxPanel {
    * snapshots leave out, is asked for), its title and number format.
    */
   private _showCell(address: string | null): void {
-    const cell = address ? this.model.cell(address) : undefined;
+    const cell = address
+      ? (this.model.cell(address) ?? this.model.savedCell(address))
+      : undefined;
     let code = cell?.code;
     if (address && cell && code === undefined) {
       code = this.session.sync.cellAt(address)?.sharedModel.getSource();
-      this.session.connector.requestCell(address);
+      if (!cell.saved) {
+        this.session.connector.requestCell(address);
+      }
     }
     this.formula.showCell(address, code ?? '', cell?.title, cell?.format);
   }
@@ -231,7 +235,9 @@ export class SheetView extends BoxPanel {
         ]
           .filter(Boolean)
           .join(' ');
-        title = `${name}: ${cell.error ?? cell.state}`;
+        title = cell.saved
+          ? this._trans.__('%1: saved output, not yet run by this kernel', name)
+          : `${name}: ${cell.error ?? cell.state}`;
       }
     }
     if (this.grid.node.title !== title) {

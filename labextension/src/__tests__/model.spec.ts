@@ -248,3 +248,29 @@ describe('tsvField', () => {
     expect(tsvField('say "hi"')).toBe('"say ""hi"""');
   });
 });
+
+describe('saved outputs', () => {
+  it('shows them stale where the kernel has no cell, until its cells come', () => {
+    const m = new SheetModel();
+    m.setSaved([
+      { address: 'A1', cellId: 'c1', state: 'ok', value: '1' },
+      { address: 'B30', cellId: 'c2', state: 'ok', value: '42' }
+    ]);
+    expect(m.cellAt(0, 0)).toMatchObject({
+      value: '1',
+      state: 'stale',
+      saved: true
+    });
+    expect(m.savedCell('b30')!.value).toBe('42');
+    expect(m.rowCount('body')).toBeGreaterThanOrEqual(50);
+    expect(m.cell('A1')).toBeUndefined();
+    expect(m.size).toBe(0);
+    m.applySnapshot({ cells: [cell('A1', '5')] });
+    expect(m.cellAt(0, 0)).toMatchObject({ value: '5', state: 'ok' });
+    expect(m.savedCell('A1')).toBeUndefined();
+    expect(m.cellAt(29, 1)!.saved).toBe(true);
+    // A restart drops the kernel's cells; the saved ones show again.
+    m.clear();
+    expect(m.cellAt(0, 0)!.saved).toBe(true);
+  });
+});

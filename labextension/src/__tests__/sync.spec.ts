@@ -58,6 +58,10 @@ class FakeCells {
         add: (o: unknown) => {
           cell.writes++;
           return outputs.push(o);
+        },
+        set: (k: number, o: unknown) => {
+          cell.writes++;
+          outputs[k] = o;
         }
       })
     });
@@ -132,6 +136,19 @@ describe('NotebookSync', () => {
     // The same value again writes nothing.
     iopub.emit(update('A7', '11'));
     expect(nbCells[6].writes).toBe(1);
+    // A second edit replaces each output in place (one output, one write).
+    for (let r = 1; r <= n; r++) {
+      iopub.emit(update(`A${r}`, String(r + 9)));
+    }
+    expect(
+      nbCells.every(
+        (c, i) =>
+          c.outputs.length === 1 &&
+          c.outputs[0].data['text/plain'] === String(i + 10)
+      )
+    ).toBe(true);
+    expect(nbCells.every(c => c.writes === 2)).toBe(true);
+    expect(cells.gets).toBe(afterSnapshot);
     // Every address is in its cell's metadata, for the saved notebook.
     expect(nbCells[9999].metadata.pysheets).toEqual({ address: 'A10000' });
     sync.dispose();
