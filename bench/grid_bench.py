@@ -15,7 +15,10 @@ a pysheets kernel started through the REST API and filled straight over ZeroMQ:
   runs them. The page opens the notebook and its sheet view, commits A1 through the sheet view
   (what Enter in the formula bar does) and measures until the grid is painted with the chain's
   last value, until every notebook cell's output holds its new value, the longest main-thread
-  task meanwhile, and whether every output was right in the end.
+  task meanwhile, and whether every output was right in the end;
+- `ran-N.ipynb` for each N of `--ran-here`: the same chain, run in the page by Run All (so
+  JupyterLab's own display-id bookkeeping updates the outputs, as for a user who ran the
+  notebook in this tab), then the same edits.
 
 Prints a table and, with --json, writes every sample. Leaves no process behind.
 """
@@ -174,12 +177,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cells", type=int, default=100_000, help="cells of the big sheet")
     ap.add_argument("--chains", default="1000,10000", help="chain notebooks' lengths, comma-separated")
+    ap.add_argument("--ran-here", default="1000",
+                    help="chains run by Run All in the page, comma-separated ('' for none)")
     ap.add_argument("--reps", type=int, default=3, help="sheet view openings and edits")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--profile", action="store_true",
                     help="profile the last edit of each chain (printed; not a sample)")
     args = ap.parse_args()
     chains = [int(n) for n in args.chains.split(",") if n.strip()]
+    ran_here = [int(n) for n in args.ran_here.split(",") if n.strip()]
 
     (REPO / "bench" / "out").mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="grid-bench-"))
@@ -197,6 +203,8 @@ def main() -> int:
         nb, runs = chain_notebook(n)
         (dirs["root"] / f"chain-{n}.ipynb").write_text(json.dumps(nb))
         chain_runs[n] = runs
+    for n in ran_here:
+        (dirs["root"] / f"ran-{n}.ipynb").write_text(json.dumps(chain_notebook(n)[0]))
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -232,7 +240,7 @@ def main() -> int:
             print(f"running chain-{n}.ipynb's {n} cells into its kernel …", file=sys.stderr)
             fills[f"chain-{n}"] = fill(conn, [s for _, s in runs], [i for i, _ in runs])
         print("filled: " + ", ".join(f"{k} {v:.1f} s" for k, v in fills.items()), file=sys.stderr)
-        config = {"url": url, "cells": args.cells, "chains": chains,
+        config = {"url": url, "cells": args.cells, "chains": chains, "ran_here": ran_here,
                   "reps": args.reps + (1 if args.profile else 0), "profile": args.profile}
         res = subprocess.run(["node", str(SCRIPT), json.dumps(config)], env=env, stdin=subprocess.DEVNULL,
                              capture_output=True, text=True, timeout=1800)
@@ -246,7 +254,9 @@ def main() -> int:
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    def med(xs: list[float]) -> str:
+    def med(xs: list[float | None]) -> str:
+        if any(x is None for x in xs):
+            return f"{'never':>8}     (samples: {', '.join('never' if x is None else f'{x:.0f}' for x in xs)})"
         return f"{statistics.median(xs):8.0f} ms  (samples: {', '.join(f'{x:.0f}' for x in xs)})"
 
     big = result["big"]
@@ -259,9 +269,10 @@ def main() -> int:
           f"({big['snapshot_bytes'] / 1e6:.1f} MB)")
     print(f"  scroll frames (median / max)   {big['scroll']['median_ms']:.1f} / {big['scroll']['max_ms']:.1f} ms "
           f"over {big['scroll']['frames']} frames")
-    for n in chains:
-        c = result["chains"][str(n)]
-        print(f"  chain of {n} in the notebook (opened in {c['open_ms']:.0f} ms):")
+    for kind, n in [("chains", n) for n in chains] + [("ran_here", n) for n in ran_here]:
+        c = result[kind][str(n)]
+        how = "run into the kernel" if kind == "chains" else f"Run All in the page, {c['run_all_ms'] / 1000:.1f} s"
+        print(f"  chain of {n} in the notebook ({how}; opened in {c['open_ms']:.0f} ms):")
         print(f"    edit A1 -> grid shows A{n}   {med(c['grid_ms'])}")
         print(f"      execute_reply received     {med(c['reply_ms'])}")
         print(f"      grid update received       {med(c['update_ms'])}")

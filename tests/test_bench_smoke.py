@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from conftest import REPO, clean_env
+from lab_server import require_browser
 
 BENCH = REPO / "bench" / "bench.py"
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -107,3 +108,27 @@ def test_headless_bench_runs_every_case(tmp_path):
     for case in ("1 worker", "2 workers", "dask LocalCluster, 2 workers"):
         assert w[case]["median_s"] > 0, case
     assert doc["goal_seek"]["answer"] == 1480.0 and doc["goal_seek"]["evaluations"] >= 2
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.timeout(400)
+def test_grid_bench_runs_every_case(tmp_path):
+    """bench/grid_bench.py, tiny: the big sheet's first paint, snapshot size and scroll, and
+    the chain notebooks' edit timings, with every output right at the end."""
+    require_browser()
+    out = tmp_path / "grid.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "grid_bench.py"), "--cells", "600", "--chains", "30,60",
+         "--reps", "1", "--json", str(out)],
+        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=380,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    big = doc["big"]
+    assert big["first_paint_ms"][0] > 0 and big["snapshot_bytes"] > 600 * 10, big
+    assert big["scroll"]["frames"] == 120, big["scroll"]
+    for n in ("30", "60"):
+        chain = doc["chains"][n]
+        assert chain["grid_ms"][0] > 0 and chain["outputs_ms"][0] > 0, chain
+        assert chain["wrong"] == [0], chain
+    assert "edit A1 -> every output new" in proc.stdout, proc.stdout

@@ -137,3 +137,40 @@ def test_grid_audit_shows_editor_and_explains(tmp_path: Path) -> None:
     assert result["panel"]["visible"] and result["panel"]["state"] == "ok", result
     assert "B1" in result["panel"]["text"] and "A1" in result["panel"]["text"], result
     assert result["pageErrors"] == []
+
+
+def _saved(source: str, text: str, count: int) -> dict:
+    """A code cell as saved after a run: its output's text."""
+    return {"cell_type": "code", "execution_count": count, "id": f"cell-{count}", "metadata": {},
+            "source": source,
+            "outputs": [{"output_type": "display_data", "data": {"text/plain": text}, "metadata": {}}]}
+
+
+@pytest.mark.pysheets_only
+@pytest.mark.timeout(400)
+def test_grid_as_a_spreadsheet(tmp_path: Path) -> None:
+    """Saved outputs shown stale before the kernel runs, number formats and alignment, the
+    title in the formula bar, copy as TSV, a long batch's progress, a restart during a batch
+    (tests/browser/grid_sheet.mjs)."""
+    slow = "import time\ntime.sleep(0.4)\n"
+    cells = [_saved("# @A1\n1000", "1000", 1)]
+    cells += [_saved(f"# @A{r}\n{slow}A{r - 1} + 1", str(999 + r), r) for r in range(2, 7)]
+    cells += [_saved("# @B1 savings rate :.1%\nA1 / 4000", "25.0%", 7),
+              _saved("# @B2\n'12'", "'12'", 8),
+              _saved("# @C1\nA1 > 0", "True", 9),
+              _saved("# @D1\nC1 and 'positive'", "'positive'", 10)]
+    notebook = _notebook("pysheets", [])
+    notebook["cells"] = cells
+    result = _run_script(
+        tmp_path, BROWSER_DIR / "grid_sheet.mjs", [], "grid_sheet.png", "sheet.ipynb", notebook
+    )
+    # The script checked each step; the essentials again, from what it reports.
+    assert result["saved"]["A1"] == {"value": "1000", "state": "stale", "saved": True,
+                                     "align": result["saved"]["A1"]["align"]}, result["saved"]
+    assert result["live"]["B1"]["value"] == "25.0%" and result["live"]["B1"]["align"] == "right"
+    assert result["formula"]["title"] == "savings rate :.1%"
+    assert result["copied"] == "1000\t25.0%\n1001\t12"
+    assert "Recomputing:" in result["progress"]["status"]
+    assert any(t.startswith("recomputing:") for t in result["progress"]["a1Outputs"])
+    assert result["after_restart"]["running"] == []
+    assert result["pageErrors"] == []

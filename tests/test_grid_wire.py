@@ -205,3 +205,24 @@ def test_number_formats_shape_the_output_the_sheet_and_the_grid(kc: Any) -> None
     # The value itself is untouched: readers compute with the number.
     reply, _ = run(kc, "", silent=True, user_expressions={"v": "B4 * 2"})
     assert reply["content"]["user_expressions"]["v"]["data"]["text/plain"] == "0.45"
+
+
+def test_a_cells_own_display_updates_are_not_held_back(kc: Any) -> None:
+    """Only the re-run cells' values wait for the grid's update: a cell updating its own
+    display (a progress readout, say) is seen live, in order with its prints."""
+    chain(kc, 3)
+    open_grid(kc)
+    code = ("# @A1\nfrom IPython.display import display\nh = display('start', display_id=True)\n"
+            "print('between')\nh.update('done')\n5")
+    msg_id = send_execute(kc, code, "a1")
+    assert_ok(get_reply(kc, msg_id))
+    iopub = collect_iopub(kc, msg_id)
+    kinds = [(m["msg_type"], display_id(m) or _data(m).get("type") or m["content"].get("name"))
+             for m in iopub]
+    user = [i for i, m in enumerate(iopub) if m["msg_type"] == "update_display_data"
+            and not (display_id(m) or "").startswith("pysheets")]
+    printed = [i for i, m in enumerate(iopub) if m["msg_type"] == "stream"]
+    grid = [i for i, m in enumerate(iopub) if _data(m).get("type") == "update"]
+    reruns = [i for i, m in enumerate(iopub) if display_id(m) in ("pysheets-A2", "pysheets-A3")]
+    assert user and printed and grid and reruns, kinds
+    assert printed[0] < user[0] < grid[0] < min(reruns), kinds

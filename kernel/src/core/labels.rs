@@ -62,7 +62,9 @@ pub fn read(code: &str) -> Result<Option<Label>, LabelError> {
     let mut title = title;
     let (mut lazy, mut format) = (false, None);
     loop {
-        let (head, word) = title.rsplit_once(char::is_whitespace).unwrap_or(("", title));
+        let (head, word) = title
+            .rsplit_once(char::is_whitespace)
+            .unwrap_or(("", title));
         if word == "lazy" && !lazy {
             lazy = true;
         } else if word.len() > 1 && word.starts_with(':') && format.is_none() {

@@ -70,7 +70,7 @@ impl WireSink {
         state.allow_stdin = false;
     }
 
-    /// Until [`WireSink::release_updates`], `update_display_data` messages wait: a re-run of
+    /// Until [`WireSink::release_updates`], cells' `update_display_data` wait: a re-run of
     /// 10,000 cells sends as many, and a frontend handles them one by one (JupyterLab about
     /// 1 ms each), so the grid's one update, sent between, shows the new values first.
     pub fn hold_updates(&self) {
@@ -88,13 +88,14 @@ impl WireSink {
         }
     }
 
-    fn queue(&self, msg_type: &str, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
+    /// Queues a message; `holdable` when it is a cell's value update.
+    fn queue(&self, holdable: bool, build: impl FnOnce(&Identity, Option<&Message>) -> Message) {
         let mut state = self.lock();
         let msg = build(
             &self.identity,
             state.request.as_ref().or(state.last.as_ref()),
         );
-        if msg_type == "update_display_data" {
+        if holdable {
             if let Some(held) = state.held.as_mut() {
                 held.push(msg);
                 return;
@@ -116,13 +117,20 @@ impl WireSink {
 
 impl bridge::Sink for WireSink {
     fn publish(&self, msg_type: &str, content: Value) {
-        self.queue(msg_type, |identity, request| {
+        self.queue(false, |identity, request| {
             identity.broadcast(request.map(|r| &r.header), msg_type, content)
         });
     }
 
     fn publish_json(&self, msg_type: &str, content: Bytes) {
-        self.queue(msg_type, |identity, request| {
+        self.queue(false, |identity, request| {
+            identity.broadcast_json(request.map(|r| &r.header), msg_type, content)
+        });
+    }
+
+    fn publish_cell_json(&self, msg_type: &str, content: Bytes) {
+        let holdable = msg_type == "update_display_data";
+        self.queue(holdable, |identity, request| {
             identity.broadcast_json(request.map(|r| &r.header), msg_type, content)
         });
     }
@@ -134,7 +142,7 @@ impl bridge::Sink for WireSink {
         metadata: Value,
         buffers: Vec<Bytes>,
     ) {
-        self.queue(msg_type, |identity, request| {
+        self.queue(false, |identity, request| {
             let mut msg = identity.broadcast(request.map(|r| &r.header), msg_type, content);
             msg.metadata = metadata;
             msg.buffers = buffers;

@@ -2,6 +2,7 @@
 //! Nothing here knows about Python or sheets.
 
 pub mod connection;
+pub mod iopub_pace;
 pub mod signing;
 pub mod sockets;
 pub mod wire;

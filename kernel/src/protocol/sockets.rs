@@ -2,9 +2,11 @@
 //!
 //! libzmq sockets may be used by one thread at a time, so one thread, "sockets", owns shell,
 //! control, stdin and IOPub: it polls the three ROUTERs for requests, IOPub (an XPUB) for
-//! subscriptions to discard, and an eventfd that says "something to send". Everything any thread sends goes through one queue to it, so messages
-//! leave in the order they were queued *across* sockets too: a reply queued after its outputs
-//! is handed to libzmq after them. Shell requests go, in order, to one consumer (the Python
+//! subscriptions to discard, and an eventfd that says "something to send". Everything any thread
+//! sends goes through one queue to it, so messages leave in the order they were queued *across*
+//! sockets too: a reply queued after its outputs is handed to libzmq after them. IOPub keeps
+//! under jupyter_server's message rate limit ([`iopub_pace`]); what is queued behind held IOPub
+//! messages waits with them, except control (an interrupt is answered at once). Shell requests go, in order, to one consumer (the Python
 //! thread) through a std channel; control requests to a handler on the tokio runtime, so they
 //! are served while a cell runs. The heartbeat is a ROUTER echoed by `zmq_proxy` on a thread
 //! of its own, so that nothing the kernel does delays it.
@@ -14,6 +16,7 @@
 //! refuses frames over `ZMQ_MAXMSGSIZE` by dropping that connection (see [`MAX_FRAME_BYTES`]).
 
 use super::connection::ConnectionInfo;
+use super::iopub_pace::{self, Pace};
 use super::signing::Signer;
 use super::wire::Message;
 use bytes::Bytes;
@@ -59,6 +62,28 @@ pub enum Publish {
     Batch(Vec<Message>),
     /// Answered once everything queued before it (on any socket) has been handed to libzmq.
     Flush(oneshot::Sender<()>),
+}
+
+/// What waits in the IOPub pace ([`iopub_pace`]): IOPub messages and, so that nothing
+/// overtakes them, the shell and stdin messages queued after them and flushes to answer.
+/// Control is never held: an interrupt's reply must not wait for outputs.
+enum Paced {
+    Iopub(Message),
+    Shell(Message),
+    Stdin(Message),
+    Flush(oneshot::Sender<()>),
+}
+
+impl Paced {
+    /// Whether jupyter_server counts it: IOPub topics end with the message type.
+    fn counted(&self) -> bool {
+        let Paced::Iopub(msg) = self else {
+            return false;
+        };
+        let topic = msg.identities.first().map_or(&b""[..], |t| &t[..]);
+        let msg_type = topic.rsplit(|&b| b == b'.').next().unwrap_or_default();
+        iopub_pace::counted(std::str::from_utf8(msg_type).unwrap_or(""))
+    }
 }
 
 /// One item for the sockets thread.
@@ -300,6 +325,9 @@ fn run(
     ];
     // Outgoing items left in the queue after a turn: poll without waiting, then send more.
     let mut backlog = false;
+    let mut pace = Pace::from_env();
+    // How long until the pace lets the next held message go, if one waits.
+    let mut paced: Option<std::time::Duration> = None;
     loop {
         let mut items = [
             bound.shell.as_poll_item(zmq::POLLIN),
@@ -308,7 +336,12 @@ fn run(
             zmq::PollItem::from_fd(waker.fd.as_raw_fd(), zmq::POLLIN),
             bound.iopub.as_poll_item(zmq::POLLIN),
         ];
-        if let Err(e) = zmq::poll(&mut items, if backlog { 0 } else { -1 }) {
+        let timeout = match (backlog, paced) {
+            (true, _) => 0,
+            (false, Some(wait)) => wait.as_millis() as i64 + 1,
+            (false, None) => -1,
+        };
+        if let Err(e) = zmq::poll(&mut items, timeout) {
             if e != zmq::Error::EINTR {
                 tracing::error!("sockets: poll failed: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(10));
@@ -323,7 +356,7 @@ fn run(
             // from being read.
             for _ in 0..TURN * 16 {
                 match outgoing.try_recv() {
-                    Ok(item) => send(&bound, item, &signer),
+                    Ok(item) => queue(&bound, item, &signer, &mut pace),
                     Err(std_mpsc::TryRecvError::Empty) => {
                         backlog = false;
                         break;
@@ -332,6 +365,13 @@ fn run(
                     Err(std_mpsc::TryRecvError::Disconnected) => return,
                 }
             }
+        }
+        if pace.is_waiting() {
+            paced = pace.send_due(std::time::Instant::now(), Paced::counted, |item| {
+                send_paced(&bound, item, &signer)
+            });
+        } else {
+            paced = None;
         }
         if readable[4] {
             // Subscriptions, read only to be discarded. A PUB socket cannot be read, and libzmq
@@ -414,28 +454,37 @@ fn log_drop(name: &str, error: &dyn std::fmt::Display) {
     }
 }
 
-fn send(bound: &Bound, item: Outgoing, signer: &SharedSigner) {
-    let (socket, name) = match &item {
-        Outgoing::Iopub(_) => (&bound.iopub, "iopub"),
-        Outgoing::Shell(_) => (&bound.shell, "shell"),
-        Outgoing::Control(_) => (&bound.control, "control"),
-        Outgoing::Stdin(_) => (&bound.stdin, "stdin"),
-    };
-    let one = |msg: &Message| {
-        let frames = msg.to_frames(&signer.lock().unwrap_or_else(|p| p.into_inner()));
-        // ROUTER drops what it cannot route and XPUB what a slow subscriber has no room for;
-        // neither blocks, so a peer can never stall this thread.
-        let sent = socket.send_multipart(frames.iter().map(|f| &f[..]), zmq::DONTWAIT);
-        if let Err(e) = sent {
-            tracing::warn!("{name}: send failed: {e}");
-        }
-    };
+/// Control goes now; the rest joins the IOPub pace, in order.
+fn queue(bound: &Bound, item: Outgoing, signer: &SharedSigner, pace: &mut Pace<Paced>) {
     match item {
-        Outgoing::Iopub(Publish::Message(msg)) => one(&msg),
-        Outgoing::Iopub(Publish::Batch(batch)) => batch.iter().for_each(one),
-        Outgoing::Iopub(Publish::Flush(done)) => {
+        Outgoing::Control(msg) => send_one(&bound.control, "control", &msg, signer),
+        Outgoing::Iopub(Publish::Message(msg)) => pace.push(Paced::Iopub(msg)),
+        Outgoing::Iopub(Publish::Batch(batch)) => {
+            batch.into_iter().for_each(|m| pace.push(Paced::Iopub(m)))
+        }
+        Outgoing::Iopub(Publish::Flush(done)) => pace.push(Paced::Flush(done)),
+        Outgoing::Shell(msg) => pace.push(Paced::Shell(msg)),
+        Outgoing::Stdin(msg) => pace.push(Paced::Stdin(msg)),
+    }
+}
+
+fn send_paced(bound: &Bound, item: Paced, signer: &SharedSigner) {
+    match item {
+        Paced::Iopub(msg) => send_one(&bound.iopub, "iopub", &msg, signer),
+        Paced::Shell(msg) => send_one(&bound.shell, "shell", &msg, signer),
+        Paced::Stdin(msg) => send_one(&bound.stdin, "stdin", &msg, signer),
+        Paced::Flush(done) => {
             let _ = done.send(());
         }
-        Outgoing::Shell(msg) | Outgoing::Control(msg) | Outgoing::Stdin(msg) => one(&msg),
+    }
+}
+
+fn send_one(socket: &zmq::Socket, name: &str, msg: &Message, signer: &SharedSigner) {
+    let frames = msg.to_frames(&signer.lock().unwrap_or_else(|p| p.into_inner()));
+    // ROUTER drops what it cannot route and XPUB what a slow subscriber has no room for;
+    // neither blocks, so a peer can never stall this thread.
+    let sent = socket.send_multipart(frames.iter().map(|f| &f[..]), zmq::DONTWAIT);
+    if let Err(e) = sent {
+        tracing::warn!("{name}: send failed: {e}");
     }
 }

@@ -56,6 +56,12 @@ pub trait Sink: Send + Sync {
     /// [`Sink::publish`] with the content already as JSON text (the common case of re-run
     /// batches).
     fn publish_json(&self, msg_type: &str, content: Bytes);
+    /// A sheet cell's value under its display id (`pysheets-B3`), as JSON text: a re-run's
+    /// `update_display_data` the sink may send later in the request (the kernel's sink holds
+    /// them while the grid is told first). Users' own displays never come this way.
+    fn publish_cell_json(&self, msg_type: &str, content: Bytes) {
+        self.publish_json(msg_type, content);
+    }
     /// [`Sink::publish`] with the message's own metadata and binary buffers (comms).
     fn publish_message(&self, msg_type: &str, content: Value, metadata: Value, buffers: Vec<Bytes>);
     /// Hands what is queued to the socket now.
@@ -229,6 +235,13 @@ impl Bridge {
     pub fn publish_json(&self, msg_type: &str, content: Bytes) {
         if let Some(_state) = self.before_output(msg_type) {
             self.sink.publish_json(msg_type, content);
+        }
+    }
+
+    /// [`Bridge::publish_json`] for a sheet cell's value ([`Sink::publish_cell_json`]).
+    pub fn publish_cell_json(&self, msg_type: &str, content: Bytes) {
+        if let Some(_state) = self.before_output(msg_type) {
+            self.sink.publish_cell_json(msg_type, content);
         }
     }
 
@@ -426,7 +439,8 @@ fn publish_display(update: bool, display_id: &str, data: Value, metadata: Value)
         "metadata": metadata,
         "transient": {"display_id": display_id},
     });
-    bridge()?.publish(display_kind(update), content);
+    let json = serde_json::to_vec(&content).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    bridge()?.publish_cell_json(display_kind(update), Bytes::from(json));
     Ok(())
 }
 
@@ -468,7 +482,7 @@ fn publish_text_value(update: bool, display_id: &str, text: &str) -> PyResult<()
     json.extend_from_slice(br#"},"metadata":{},"transient":{"display_id":"#);
     let _ = serde_json::to_writer(&mut json, display_id);
     json.extend_from_slice(b"}}");
-    bridge()?.publish_json(display_kind(update), Bytes::from(json));
+    bridge()?.publish_cell_json(display_kind(update), Bytes::from(json));
     Ok(())
 }
 

@@ -454,7 +454,14 @@ impl PythonRuntime {
             // anyway and pass the interrupt on to the cell's own code.
             for _ in 0..3 {
                 made = self.cells_function(py, "cell").and_then(|f| {
-                    f.call1((address, code, defines.to_vec(), dynamic, changes.to_vec(), format))
+                    f.call1((
+                        address,
+                        code,
+                        defines.to_vec(),
+                        dynamic,
+                        changes.to_vec(),
+                        format,
+                    ))
                 });
                 match &made {
                     Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => {

@@ -40,7 +40,9 @@ impl GridComms {
                             .parse::<Address>()
                             .map(|a| sheet.cell_json(a))
                             .unwrap_or_else(|_| json!({"address": address, "state": "deleted"}));
-                        publish(json!({"comm_id": comm_id, "data": {"type": "cell", "cell": cell}}));
+                        publish(
+                            json!({"comm_id": comm_id, "data": {"type": "cell", "cell": cell}}),
+                        );
                     }
                     // Any other message asks for the whole sheet again (after a reload, say).
                     _ => publish(snapshot(comm_id, sheet)),

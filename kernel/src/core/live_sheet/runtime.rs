@@ -84,7 +84,14 @@ impl CellRuntime for PythonRuntime {
         changes: &[String],
         format: Option<&str>,
     ) -> Result<CellHandle, PyCallError> {
-        self.cell(&address.to_string(), code, defines, dynamic, changes, format)
+        self.cell(
+            &address.to_string(),
+            code,
+            defines,
+            dynamic,
+            changes,
+            format,
+        )
     }
 
     #[inline]

@@ -874,7 +874,10 @@ fn a_long_batch_shows_its_progress_and_its_end() {
     env.ok("a1", "# @A1\n1");
     env.ok("a2", "# @A2\nA1 + 1");
     env.ok("a3", "# @A3\nA2 + 1");
-    assert!(env.out.progress.borrow().is_empty(), "fast batches show none");
+    assert!(
+        env.out.progress.borrow().is_empty(),
+        "fast batches show none"
+    );
     // Past the threshold from the start: the first cell shows it, then the end does.
     env.sheet.progress_after = std::time::Duration::ZERO;
     env.ok("a1", "# @A1\n5");

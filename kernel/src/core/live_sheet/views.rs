@@ -186,10 +186,25 @@ mod tests {
 
     #[test]
     fn numbers_by_type_and_by_text() {
-        for t in ["int", "float", "float64", "int32", "uint8", "Decimal", "complex128"] {
+        for t in [
+            "int",
+            "float",
+            "float64",
+            "int32",
+            "uint8",
+            "Decimal",
+            "complex128",
+        ] {
             assert!(is_number(t), "{t}");
         }
-        for t in ["bool", "str[3]", "ndarray[3]", "float64[2×2]", "NoneType", "interval"] {
+        for t in [
+            "bool",
+            "str[3]",
+            "ndarray[3]",
+            "float64[2×2]",
+            "NoneType",
+            "interval",
+        ] {
             assert!(!is_number(t), "{t}");
         }
         for t in ["1", "-1,234.5", "25.0%", "1e-07", "1_000", " 12 "] {
