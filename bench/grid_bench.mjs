@@ -159,6 +159,12 @@ async function editTimed([path, value, chain]) {
   for (let r = 1; r <= chain; r++) {
     if (text(cells.get(r - 1)) !== String(value + r - 1)) wrong++;
   }
+  // jupyter_server says so in the cell that ran when it dropped messages.
+  const a1 = cells.get(0);
+  let dropped = false;
+  for (let j = 0; j < a1.outputs.length; j++) {
+    if (/rate exceeded/.test(JSON.stringify(a1.outputs.get(j).toJSON()))) dropped = true;
+  }
   const during = tasks.filter((t) => t.start >= t0 && t.start <= (tOutputs || performance.now()));
   return {
     reply: tReply - t0,
@@ -166,7 +172,8 @@ async function editTimed([path, value, chain]) {
     grid: tGrid - t0,
     outputs: tOutputs ? tOutputs - t0 : null,
     longestTask: during.reduce((m, t) => Math.max(m, t.duration), 0),
-    wrong
+    wrong,
+    dropped
   };
 }
 
@@ -247,13 +254,15 @@ async function chainCase(page, path, n, into, runAllMs) {
     }
     log(`${path} edit ${i + 1}: execute_reply ${t.reply.toFixed(0)} ms, grid update ${t.update.toFixed(0)} ms, ` +
         `grid painted ${t.grid.toFixed(0)} ms, every output ${t.outputs === null ? 'never' : t.outputs.toFixed(0) + ' ms'}, ` +
-        `longest task ${t.longestTask.toFixed(0)} ms, wrong outputs ${t.wrong}`);
+        `longest task ${t.longestTask.toFixed(0)} ms, wrong outputs ${t.wrong}` +
+        (t.dropped ? ' (the server said: IOPub message rate exceeded)' : ''));
     c.grid_ms.push(t.grid);
     c.reply_ms.push(t.reply);
     c.update_ms.push(t.update);
     c.outputs_ms.push(t.outputs);
     c.longest_task_ms.push(t.longestTask);
     c.wrong.push(t.wrong);
+    c.dropped = (c.dropped || false) || t.dropped;
   }
   into[n] = c;
   await page.screenshot({ path: new URL(`out/grid_bench_${path.replace('.ipynb', '')}.png`, import.meta.url).pathname }).catch(() => {});

@@ -181,6 +181,8 @@ def main() -> int:
                     help="chains run by Run All in the page, comma-separated ('' for none)")
     ap.add_argument("--reps", type=int, default=3, help="sheet view openings and edits")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--lab-disable", default="",
+                    help="JupyterLab plugins to disable, comma-separated (to measure their share)")
     ap.add_argument("--profile", action="store_true",
                     help="profile the last edit of each chain (printed; not a sample)")
     args = ap.parse_args()
@@ -196,7 +198,8 @@ def main() -> int:
         {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}))
     (dirs["config"] / "labconfig").mkdir()
     (dirs["config"] / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {"jupyterlab-ipyflow": True}}))
+        json.dumps({"disabledExtensions": {"jupyterlab-ipyflow": True}
+                    | {p.strip(): True for p in args.lab_disable.split(",") if p.strip()}}))
     (dirs["root"] / "big.ipynb").write_text(json.dumps(notebook([])))
     chain_runs = {}
     for n in chains:
@@ -278,7 +281,8 @@ def main() -> int:
         print(f"      grid update received       {med(c['update_ms'])}")
         print(f"    edit A1 -> every output new  {med(c['outputs_ms'])}")
         print(f"    longest task meanwhile       {med(c['longest_task_ms'])}")
-        print(f"    outputs wrong at the end     {max(c['wrong'])} of {n}")
+        print(f"    outputs wrong at the end     {max(c['wrong'])} of {n}"
+              + ("  (jupyter_server: IOPub message rate exceeded)" if c.get("dropped") else ""))
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "fill_s": fills,
                                          **result}, indent=1))
