@@ -87,8 +87,14 @@ export function parseExplain(data: unknown): IExplainAnswer | null {
   return answer;
 }
 
-/** Applies one message of the `pysheets` comm to the model; false if it was not one. */
-export function applySheetMessage(model: SheetModel, data: unknown): boolean {
+/**
+ * Applies one message of the `pysheets` comm to the model; false if it was not one,
+ * `incomplete` for an update about cells the model does not have (ask for a snapshot).
+ */
+export function applySheetMessage(
+  model: SheetModel,
+  data: unknown
+): boolean | 'incomplete' {
   if (!data || typeof data !== 'object') {
     return false;
   }
@@ -98,6 +104,7 @@ export function applySheetMessage(model: SheetModel, data: unknown): boolean {
     cells?: SheetCellUpdate[];
     mode?: 'auto' | 'lazy';
     cell?: ISheetCell;
+    values?: Record<string, unknown>;
     done?: unknown;
     total?: unknown;
     running?: unknown;
@@ -107,11 +114,13 @@ export function applySheetMessage(model: SheetModel, data: unknown): boolean {
     return true;
   }
   if (msg.type === 'update' && Array.isArray(msg.cells)) {
-    model.applyUpdate(msg.cells, msg.mode);
+    const values =
+      msg.values && typeof msg.values === 'object' ? msg.values : undefined;
+    const complete = model.applyUpdate(msg.cells, msg.mode, values);
     if (model.progress) {
       model.setProgress(null);
     }
-    return true;
+    return complete ? true : 'incomplete';
   }
   if (msg.type === 'cell' && msg.cell && typeof msg.cell === 'object') {
     model.applyCell(msg.cell);
@@ -254,7 +263,12 @@ export class SheetConnector {
         this._explained.emit(answer);
         return;
       }
-      if (applySheetMessage(this.model, data)) {
+      const applied = applySheetMessage(this.model, data);
+      if (applied === 'incomplete') {
+        // The model missed a message: the kernel's whole sheet again.
+        this.connect();
+      }
+      if (applied) {
         this._clearTimer();
         this._setState('connected');
         const asked = this._explaining;

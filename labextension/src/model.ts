@@ -361,8 +361,17 @@ export class SheetModel extends DataModel {
     this._applied.emit([...this._cells.keys()]);
   }
 
-  /** Applies an `update` message's cells (a deleted one comes with state `deleted`). */
-  applyUpdate(cells: SheetCellUpdate[], mode?: 'auto' | 'lazy'): void {
+  /**
+   * Applies an `update` message: its cells (a deleted one comes with state `deleted`), and
+   * its `values`, new values of re-run cells that changed nothing else (ok, no picture, a
+   * number if their text reads as one). False when a value names a cell this model does not
+   * have: it missed something, and should ask for a snapshot.
+   */
+  applyUpdate(
+    cells: SheetCellUpdate[],
+    mode?: 'auto' | 'lazy',
+    values?: Record<string, unknown>
+  ): boolean {
     if (mode) {
       this.mode = mode;
     }
@@ -374,6 +383,22 @@ export class SheetModel extends DataModel {
       if (cell.state !== 'deleted') {
         this._put(cell as ISheetCell);
       }
+      touched.push(address);
+    }
+    let complete = true;
+    for (const address in values ?? {}) {
+      const cell = this._cells.get(address);
+      const value = values![address];
+      if (!cell || typeof value !== 'string') {
+        complete = false;
+        continue;
+      }
+      this._running.delete(address);
+      cell.value = value;
+      cell.state = 'ok';
+      delete cell.error;
+      delete cell.png;
+      delete cell.number;
       touched.push(address);
     }
     // Reads of the touched cells changed: the reverse index is rebuilt when next asked for
@@ -388,6 +413,7 @@ export class SheetModel extends DataModel {
       }
     }
     this._applied.emit(touched);
+    return complete;
   }
 
   /**

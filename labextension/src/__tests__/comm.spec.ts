@@ -405,3 +405,31 @@ describe('explain on the pysheets comm', () => {
     expect(k.comms[0].sent.every(d => d.type !== 'explain')).toBe(true);
   });
 });
+
+describe('updates with values', () => {
+  it('patches the values of re-run cells and keeps what the update leaves out', () => {
+    const m = new SheetModel();
+    const c = new SheetConnector(m);
+    const k = new FakeKernel();
+    c.setKernel(k, true);
+    k.comms[0].receive(JSON.parse(JSON.stringify(snapshot)));
+    m.markRunning(['B1']);
+    k.comms[0].receive({
+      type: 'update',
+      mode: 'auto',
+      cells: [cell('A1', '5')],
+      values: { B1: '50' }
+    });
+    const b1 = m.cell('B1')!;
+    expect([b1.value, b1.state, b1.cellId, b1.reads]).toEqual([
+      '50',
+      'ok',
+      'id-B1',
+      ['A1']
+    ]);
+    expect(k.comms[0].sent.filter(s => s.type === 'snapshot')).toEqual([]);
+    // A value for a cell the model lacks: it missed something and asks for the sheet.
+    k.comms[0].receive({ type: 'update', cells: [], values: { Z9: '1' } });
+    expect(k.comms[0].sent.filter(s => s.type === 'snapshot').length).toBe(1);
+  });
+});

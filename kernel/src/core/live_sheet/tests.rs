@@ -289,6 +289,7 @@ impl CellRuntime for Fake {
             changed: old != Some(value),
             defs_changed,
             summary: value.map_or("None".into(), |v| v.to_string()),
+            value_type: if value.is_some() { "int" } else { "NoneType" }.into(),
             ..CellRan::default()
         })
     }
@@ -885,4 +886,33 @@ fn a_long_batch_shows_its_progress_and_its_end() {
     assert_eq!(shown.first(), Some(&(0, 3, Some(a("A1")))), "{shown:?}");
     assert_eq!(shown.last(), Some(&(3, 3, None)), "{shown:?}");
     assert!(shown.len() >= 2, "{shown:?}");
+}
+
+#[test]
+fn an_update_sends_rerun_values_alone_and_changed_cells_whole() {
+    let mut env = Env::default();
+    env.ok("a1", "# @A1\n1");
+    env.ok("a2", "# @A2 next\nA1 + 1");
+    env.ok("a3", "# @A3\nA2 + 1");
+    let report = env.ok("a1", "# @A1\n5");
+    let msg = env.sheet.update_message(&report);
+    let cells: Vec<&str> = msg["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    // The edited cell whole (its code changed); its re-run readers as values.
+    assert_eq!(cells, ["A1"]);
+    assert_eq!(msg["values"], json!({"A2": env.sheet.cells[&a("A2")].summary, "A3": env.sheet.cells[&a("A3")].summary}));
+    // A re-run that fails is sent whole, with its error.
+    let (result, report) = env.exec("a1", "# @A1\nboom");
+    assert!(result.is_err());
+    let msg = env.sheet.update_message(&report);
+    assert!(msg["values"].as_object().unwrap().is_empty(), "{msg}");
+    assert!(msg["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["address"] == "A2" && c["state"] == "upstream-error"));
 }
