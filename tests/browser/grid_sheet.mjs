@@ -22,7 +22,7 @@
 // Prints one JSON object; exit 0 when every check holds.
 
 import { finish } from './chromium.mjs';
-import { STEP_TIMEOUT, openNotebook, scriptArgs } from './lab_page.mjs';
+import { STEP_TIMEOUT, openNotebook, scriptArgs, waitPageState } from './lab_page.mjs';
 
 const { url, notebook, screenshot } = scriptArgs('grid_sheet.mjs');
 const result = { failures: [], pageErrors: [] };
@@ -79,21 +79,9 @@ function sheetState(path) {
 }
 
 async function waitState(page, pred, what, timeout = STEP_TIMEOUT) {
-  try {
-    await page.waitForFunction(
-      ([path, src]) => {
-        // eslint-disable-next-line no-new-func
-        const f = new Function('s', `return (${src})(s);`);
-        try { return f(window.__sheetState(path)); } catch { return false; }
-      },
-      [notebook, pred.toString()],
-      { timeout, polling: 50 },
-    );
-    return true;
-  } catch {
-    expect(false, `${what}: timed out; now ${JSON.stringify(await page.evaluate(sheetState, notebook))}`);
-    return false;
-  }
+  if (await waitPageState(page, '__sheetState', notebook, pred, { timeout, polling: 50 })) return true;
+  expect(false, `${what}: timed out; now ${JSON.stringify(await page.evaluate(sheetState, notebook))}`);
+  return false;
 }
 
 const handles = {};

@@ -15,6 +15,7 @@
 // Prints one JSON object on stdout; exit 0 when every check holds, 1 otherwise (with "error").
 
 import { finish, launchChromium } from './chromium.mjs';
+import { waitPageState } from './lab_page.mjs';
 
 const [mode, url, notebook, screenshot] = process.argv.slice(2);
 if (!['lab', 'notebook', 'other-kernel'].includes(mode) || !url || !notebook || !screenshot) {
@@ -116,17 +117,7 @@ function cellPoint([path, address]) {
 // --- steps ---------------------------------------------------------------------------------------
 
 async function waitSheet(page, pred, what) {
-  try {
-    await page.waitForFunction(
-      ([path, src]) => {
-        // eslint-disable-next-line no-new-func
-        const f = new Function('s', `return (${src})(s);`);
-        try { return f(window.__sheetState(path)); } catch { return false; }
-      },
-      [notebook, pred.toString()],
-      { timeout: STEP, polling: 100 },
-    );
-  } catch (e) {
+  if (!(await waitPageState(page, '__sheetState', notebook, pred, { timeout: STEP }))) {
     throw new Error(`${what}: timed out; sheet now ${JSON.stringify(await page.evaluate(sheetState, notebook))}`);
   }
 }

@@ -17,7 +17,7 @@
 // Prints one JSON object; exit 0 when every check holds.
 
 import { finish } from './chromium.mjs';
-import { STEP_TIMEOUT, gridCellPoint, openNotebook, scriptArgs, waitCellText } from './lab_page.mjs';
+import { STEP_TIMEOUT, gridCellPoint, openNotebook, scriptArgs, waitCellText, waitPageState } from './lab_page.mjs';
 
 const { url, notebook, screenshot } = scriptArgs('lab_audit.mjs');
 const result = { failures: [], pageErrors: [] };
@@ -105,21 +105,9 @@ function loadedExtension() {
 // --- steps ---------------------------------------------------------------------------------------
 
 async function waitAudit(page, pred, what) {
-  try {
-    await page.waitForFunction(
-      ([path, src]) => {
-        // eslint-disable-next-line no-new-func
-        const f = new Function('s', `return (${src})(s);`);
-        try { return f(window.__auditState([path, 'B1'])); } catch { return false; }
-      },
-      [notebook, pred.toString()],
-      { timeout: STEP_TIMEOUT, polling: 100 },
-    );
-    return true;
-  } catch {
-    expect(false, `${what}: timed out; now ${JSON.stringify(await page.evaluate(auditState, [notebook, 'B1']))}`);
-    return false;
-  }
+  if (await waitPageState(page, '__auditState', [notebook, 'B1'], pred)) return true;
+  expect(false, `${what}: timed out; now ${JSON.stringify(await page.evaluate(auditState, [notebook, 'B1']))}`);
+  return false;
 }
 
 const handles = {};

@@ -36,6 +36,25 @@ export async function openNotebook(handles, { url, notebook, workspace, log }) {
   return page;
 }
 
+// Waits until `pred` holds of `window[stateName](arg)`, a state function the script installed
+// in the page; true, or false when it timed out.
+export async function waitPageState(page, stateName, arg, pred, { timeout = STEP_TIMEOUT, polling = 100 } = {}) {
+  try {
+    await page.waitForFunction(
+      ([name, arg, src]) => {
+        // eslint-disable-next-line no-new-func
+        const f = new Function('s', `return (${src})(s);`);
+        try { return f(window[name](arg)); } catch { return false; }
+      },
+      [stateName, arg, pred.toString()],
+      { timeout, polling },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
 }

@@ -84,6 +84,11 @@ impl Paced {
         let msg_type = topic.rsplit(|&b| b == b'.').next().unwrap_or_default();
         iopub_pace::counted(std::str::from_utf8(msg_type).unwrap_or(""))
     }
+
+    /// An idle status: jupyter_server starts counting again after it.
+    fn is_idle(&self) -> bool {
+        matches!(self, Paced::Iopub(msg) if msg.content["execution_state"] == "idle")
+    }
 }
 
 /// One item for the sockets thread.
@@ -367,7 +372,8 @@ fn run(
             }
         }
         if pace.is_waiting() {
-            paced = pace.send_due(std::time::Instant::now(), Paced::counted, |item| {
+            let now = std::time::Instant::now();
+            paced = pace.send_due(now, Paced::counted, Paced::is_idle, |item| {
                 send_paced(&bound, item, &signer)
             });
         } else {

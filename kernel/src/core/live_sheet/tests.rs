@@ -904,7 +904,10 @@ fn an_update_sends_rerun_values_alone_and_changed_cells_whole() {
         .collect();
     // The edited cell whole (its code changed); its re-run readers as values.
     assert_eq!(cells, ["A1"]);
-    assert_eq!(msg["values"], json!({"A2": env.sheet.cells[&a("A2")].summary, "A3": env.sheet.cells[&a("A3")].summary}));
+    assert_eq!(
+        msg["values"],
+        json!({"A2": env.sheet.cells[&a("A2")].summary, "A3": env.sheet.cells[&a("A3")].summary})
+    );
     // A re-run that fails is sent whole, with its error.
     let (result, report) = env.exec("a1", "# @A1\nboom");
     assert!(result.is_err());
