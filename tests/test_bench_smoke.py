@@ -119,7 +119,7 @@ def test_grid_bench_runs_every_case(tmp_path):
     out = tmp_path / "grid.json"
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "grid_bench.py"), "--cells", "600", "--chains", "30,60",
-         "--reps", "1", "--json", str(out)],
+         "--ran-here", "20", "--reps", "1", "--json", str(out)],
         cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=380,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -127,8 +127,8 @@ def test_grid_bench_runs_every_case(tmp_path):
     big = doc["big"]
     assert big["first_paint_ms"][0] > 0 and big["snapshot_bytes"] > 600 * 10, big
     assert big["scroll"]["frames"] == 120, big["scroll"]
-    for n in ("30", "60"):
-        chain = doc["chains"][n]
+    for kind, n in (("chains", "30"), ("chains", "60"), ("ran_here", "20")):
+        chain = doc[kind][n]
         assert chain["grid_ms"][0] > 0 and chain["outputs_ms"][0] > 0, chain
         assert chain["wrong"] == [0], chain
     assert "edit A1 -> every output new" in proc.stdout, proc.stdout
