@@ -23,9 +23,13 @@ for target in $(cargo fuzz list); do
   work=target/corpus/$target
   mkdir -p "$work" "corpus/$target"
   echo "[fuzz] $target for ${seconds}s"
+  # grep hides libFuzzer's progress lines; the status that counts is cargo fuzz's (read
+  # right after the pipeline: `|| true` there would make PIPESTATUS true's, and hide a crash).
+  set +e
   cargo fuzz run -O "$target" "$work" "corpus/$target" -- \
     -max_total_time="$seconds" -print_final_stats=1 2>&1 \
-    | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|Done)|panicked|ERROR' || true
-  # grep hides libFuzzer's progress lines; the pipeline's status is cargo fuzz's.
-  [ "${PIPESTATUS[0]}" = 0 ] || { echo "[fuzz] $target failed" >&2; exit 1; }
+    | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|Done)|panicked|ERROR'
+  status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" = 0 ] || { echo "[fuzz] $target failed" >&2; exit 1; }
 done

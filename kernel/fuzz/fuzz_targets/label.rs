@@ -1,5 +1,5 @@
 //! Labels: reading one never panics; `parse` is `read` without the error; a label read
-//! prints back (`# @B3 title lazy`) as text that reads as the same label.
+//! prints back (`# @B3 title lazy :.1%`) as text that reads as the same label.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
             }
             if label.lazy {
                 text.push_str(" lazy");
+            }
+            if let Some(format) = &label.format {
+                assert!(!format.is_empty() && !format.contains(char::is_whitespace));
+                text.push_str(" :");
+                text.push_str(format);
             }
             assert_eq!(read(&text), Ok(Some(label)), "{text:?}");
         }
