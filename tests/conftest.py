@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from queue import Empty
 from typing import Any, Callable, Iterator
@@ -209,6 +210,16 @@ def message_mode_kernel(tmp_path: Path) -> Iterator[tuple[KernelManager, Any]]:
 # ---------------------------------------------------------------------------
 # Message helpers
 # ---------------------------------------------------------------------------
+
+
+def open_grid_comm(kc: Any) -> str:
+    """Opens a `pysheets` comm as the grid extension does; returns its id (the kernel answers
+    with a snapshot on IOPub)."""
+    comm_id = uuid.uuid4().hex
+    kc.shell_channel.send(
+        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
+    )
+    return comm_id
 
 
 def flush_channels(kc: Any, wait: float = 0.05) -> None:

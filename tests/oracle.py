@@ -66,6 +66,7 @@ from conftest import (  # noqa: E402  (tests/ is not a package; pytest puts it o
     collect_iopub,
     flush_channels,
     get_reply,
+    open_grid_comm,
     start_kernel,
     stop_kernel,
 )
@@ -404,14 +405,6 @@ def _sheet_json(kc: Any) -> dict[str, Any]:
 _ENAME = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 
 
-def _open_grid_comm(kc: Any) -> str:
-    comm_id = uuid.uuid4().hex
-    kc.shell_channel.send(
-        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
-    )
-    return comm_id
-
-
 def _send_order(kc: Any, comm_id: str, ids: list[str]) -> None:
     """The message the grid extension sends when the notebook's cells change: their ids in
     notebook order (shell messages are handled in order, so the next execute sees it)."""
@@ -430,7 +423,7 @@ def run_pysheets(
     if edit:
         # As the grid extension does: the kernel is told the notebook's order, and again
         # whenever cells are added or moved.
-        grid = _open_grid_comm(kc)
+        grid = open_grid_comm(kc)
         _send_order(kc, grid, ids)
         for cid, src in zip(ids, case["cells"]):
             reply, _ = _execute(kc, src, cell_id=cid)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
 import pytest
-from conftest import assert_ok, collect_iopub, get_reply, read_iopub
+from conftest import assert_ok, collect_iopub, get_reply, open_grid_comm, read_iopub
 from test_sheet import by_address, cell, display_id, run, send_execute, sheet
 
 pytestmark = pytest.mark.pysheets_only
@@ -31,10 +30,7 @@ def kc(fresh_kernel: tuple[Any, Any]) -> Any:
 
 def open_grid(kc: Any) -> tuple[str, dict[str, Any]]:
     """Opens a `pysheets` comm as the extension does; returns its id and the snapshot."""
-    comm_id = uuid.uuid4().hex
-    kc.shell_channel.send(
-        kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}})
-    )
+    comm_id = open_grid_comm(kc)
     msgs = read_iopub(kc, until=lambda m: _data(m).get("type") == "snapshot",
                       keep=lambda m: m["msg_type"] == "comm_msg", timeout=10)
     snaps = [m for m in msgs if _data(m).get("type") == "snapshot"]

@@ -12,14 +12,13 @@ import csv
 import io
 import json
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from conftest import REPO, VENV_PYTHON, clean_env, collect_iopub, get_reply, start_kernel
-from conftest import stop_kernel
+from conftest import open_grid_comm, stop_kernel
 
 pytestmark = pytest.mark.pysheets_only
 
@@ -67,9 +66,7 @@ def kernel_values(cells: list[tuple[str, str]],
     try:
         # As the grid extension does: the kernel is told the notebook's order, so names
         # resolve in it (as `pysheets run` resolves them, from the file).
-        comm_id = uuid.uuid4().hex
-        kc.shell_channel.send(kc.session.msg(
-            "comm_open", {"comm_id": comm_id, "target_name": "pysheets", "data": {}}))
+        comm_id = open_grid_comm(kc)
         kc.shell_channel.send(kc.session.msg("comm_msg", {
             "comm_id": comm_id, "data": {"type": "order", "cells": [c for c, _ in cells]}}))
         for cell_id, code in [*cells, *edits]:

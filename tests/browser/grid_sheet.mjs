@@ -22,7 +22,7 @@
 // Prints one JSON object; exit 0 when every check holds.
 
 import { finish } from './chromium.mjs';
-import { STEP_TIMEOUT, openNotebook, scriptArgs, waitPageState } from './lab_page.mjs';
+import { STEP_TIMEOUT, keepPageErrors, openNotebook, scriptArgs, waitPageState } from './lab_page.mjs';
 
 const { url, notebook, screenshot } = scriptArgs('grid_sheet.mjs');
 const result = { failures: [], pageErrors: [] };
@@ -88,9 +88,7 @@ const handles = {};
 let exitCode = 0;
 try {
   const page = await openNotebook(handles, { url, notebook, workspace: 'pysheets-sheet', log });
-  page.on('pageerror', (e) => {
-    if (/jupyterlab-pysheets/.test(e.stack || '')) result.pageErrors.push(e.message);
-  });
+  keepPageErrors(page, result);
   await page.evaluate(() => window.jupyterapp.shell.collapseLeft());
   await page.evaluate(`window.__sheetState = ${sheetState.toString()}`);
   // Lumino's copy puts the text on the copy event's DataTransfer: keep what it puts there.

@@ -15,7 +15,7 @@
 // Prints one JSON object on stdout; exit 0 when every check holds, 1 otherwise (with "error").
 
 import { finish, launchChromium } from './chromium.mjs';
-import { waitPageState } from './lab_page.mjs';
+import { keepPageErrors, waitPageState } from './lab_page.mjs';
 
 const [mode, url, notebook, screenshot] = process.argv.slice(2);
 if (!['lab', 'notebook', 'other-kernel'].includes(mode) || !url || !notebook || !screenshot) {
@@ -308,11 +308,8 @@ try {
   // Errors thrown from this extension's code fail the test; others (Notebook 7's own shortcuts
   // plugin throws one at load, with or without this extension) are reported only.
   result.foreignPageErrors = [];
-  page.on('pageerror', (e) => {
-    log('page error:', e.stack || e.message);
-    const ours = /jupyterlab-pysheets/.test(e.stack || '');
-    (ours ? result.pageErrors : result.foreignPageErrors).push(e.message);
-  });
+  page.on('pageerror', (e) => log('page error:', e.stack || e.message));
+  keepPageErrors(page, result);
   page.on('dialog', (d) => { log('dialog:', d.message()); d.dismiss(); });
   if (mode === 'other-kernel') await otherKernelFlow(page);
   else await pysheetsFlow(page);

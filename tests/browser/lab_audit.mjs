@@ -17,7 +17,9 @@
 // Prints one JSON object; exit 0 when every check holds.
 
 import { finish } from './chromium.mjs';
-import { STEP_TIMEOUT, gridCellPoint, openNotebook, scriptArgs, waitCellText, waitPageState } from './lab_page.mjs';
+import {
+  STEP_TIMEOUT, gridCellPoint, keepPageErrors, openNotebook, scriptArgs, waitCellText, waitPageState,
+} from './lab_page.mjs';
 
 const { url, notebook, screenshot } = scriptArgs('lab_audit.mjs');
 const result = { failures: [], pageErrors: [] };
@@ -114,9 +116,7 @@ const handles = {};
 let exitCode = 0;
 try {
   const page = await openNotebook(handles, { url, notebook, workspace: 'pysheets-audit', log });
-  page.on('pageerror', (e) => {
-    if (/jupyterlab-pysheets/.test(e.stack || '')) result.pageErrors.push(e.message);
-  });
+  keepPageErrors(page, result);
   // Room for the sheet view beside the notebook (the screenshot shows the label whole).
   await page.evaluate(() => window.jupyterapp.shell.collapseLeft());
   result.extension = await page.evaluate(loadedExtension);

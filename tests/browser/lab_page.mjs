@@ -36,6 +36,16 @@ export async function openNotebook(handles, { url, notebook, workspace, log }) {
   return page;
 }
 
+// Errors thrown from this extension's code go to `result.pageErrors` (the scripts fail on
+// them); others, when `result.foreignPageErrors` is a list, go there.
+export function keepPageErrors(page, result) {
+  page.on('pageerror', (e) => {
+    const ours = /jupyterlab-pysheets/.test(e.stack || '');
+    const list = ours ? result.pageErrors : result.foreignPageErrors;
+    if (list) list.push(e.message);
+  });
+}
+
 // Waits until `pred` holds of `window[stateName](arg)`, a state function the script installed
 // in the page; true, or false when it timed out.
 export async function waitPageState(page, stateName, arg, pred, { timeout = STEP_TIMEOUT, polling = 100 } = {}) {

@@ -5,10 +5,25 @@
 use super::live_sheet::Output;
 use crate::protocol::sockets::Outbox;
 use crate::protocol::wire::{Identity, Message};
-use crate::python::bridge::Bridge;
+use crate::python::bridge::{self, Bridge};
 use crate::sheet::Address;
 use serde_json::{json, Value};
 use std::cell::Cell;
+
+/// Publishes an IOPub message of the kernel's own under `parent`, after what Python has
+/// published through the bridge so far: output written before a message shows before it.
+pub fn publish_after_python(
+    identity: &Identity,
+    outbox: &Outbox,
+    parent: &Message,
+    msg_type: &str,
+    content: Value,
+) {
+    if let Some(b) = bridge::get() {
+        b.flush();
+    }
+    outbox.publish(identity.broadcast(Some(&parent.header), msg_type, content));
+}
 
 pub struct RequestOutput<'a> {
     bridge: Option<&'a Bridge>,
@@ -42,12 +57,12 @@ impl<'a> RequestOutput<'a> {
 
     /// Sent now, after what Python published so far (held re-run updates stay held).
     fn send(&self, msg_type: &str, content: Value) {
-        if let Some(b) = self.bridge {
-            b.flush();
-        }
-        self.outbox.publish(
-            self.identity
-                .broadcast(Some(&self.request.header), msg_type, content),
+        publish_after_python(
+            &self.identity,
+            &self.outbox,
+            self.request,
+            msg_type,
+            content,
         );
     }
 

@@ -2,7 +2,7 @@
 
 use super::journal::{self, Journal};
 use super::live_sheet::{CellError, GridComms, LiveSheet, Report, Shown};
-use super::request_output::RequestOutput;
+use super::request_output::{publish_after_python, RequestOutput};
 use super::wire_sink::WireSink;
 use super::{history::History, kernel_info, sheet_view, shutdown};
 use crate::protocol::sockets::Outbox;
@@ -73,14 +73,7 @@ impl Shell {
     }
 
     fn publish(&self, parent: &Message, msg_type: &str, content: Value) {
-        // What the running request published through the bridge goes first.
-        if let Some(b) = bridge::get() {
-            b.flush();
-        }
-        self.outbox.publish(
-            self.identity
-                .broadcast(Some(&parent.header), msg_type, content),
-        );
+        publish_after_python(&self.identity, &self.outbox, parent, msg_type, content);
     }
 
     fn reply(&self, request: &Message, msg_type: &str, content: Value) {
@@ -467,10 +460,7 @@ impl Shell {
             ..
         } = self;
         grid.handle(msg, sheet, |content| {
-            if let Some(b) = bridge::get() {
-                b.flush();
-            }
-            outbox.publish(identity.broadcast(Some(&msg.header), "comm_msg", content));
+            publish_after_python(identity, outbox, msg, "comm_msg", content)
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Cells as JSON: `%sheet`'s `application/vnd.pysheets.sheet+json` output, and the grid
 //! comm's snapshot and update messages (schema in ARCHITECTURE.md).
 
-use super::{CellState, LiveSheet, Report};
+use super::{CellRecord, CellState, LiveSheet, Report};
 use crate::sheet::Address;
 use serde_json::{json, Value};
 
@@ -28,7 +28,7 @@ impl<C> LiveSheet<C> {
         if let Some(uses) = self.uses(address) {
             v["uses"] = uses;
         }
-        if is_number(&c.value_type) && c.state.failed().is_none() {
+        if holds_number(c) {
             v["number"] = json!(true);
         }
         if let Some(e) = &c.edited {
@@ -68,9 +68,8 @@ impl<C> LiveSheet<C> {
             v["lazy"] = json!(true);
         }
         // Only where the text misleads: a string "123", a float `inf`.
-        let number = is_number(&c.value_type) && c.state.failed().is_none();
-        if number != reads_as_number(&c.summary) {
-            v["number"] = json!(number);
+        if !text_tells_number(c) {
+            v["number"] = json!(holds_number(c));
         }
         self.add_optional(address, &mut v);
         v
@@ -164,7 +163,7 @@ impl<C> LiveSheet<C> {
                     if reran.contains(&a)
                         && matches!(c.state, CellState::Ok)
                         && c.png.is_none()
-                        && is_number(&c.value_type) == reads_as_number(&c.summary) =>
+                        && text_tells_number(c) =>
                 {
                     values.insert(a.to_string(), json!(c.summary));
                 }
@@ -178,6 +177,17 @@ impl<C> LiveSheet<C> {
             "values": values,
         })
     }
+}
+
+/// Whether the cell holds a number (not a failed cell's last one).
+fn holds_number<C>(c: &CellRecord<C>) -> bool {
+    is_number(&c.value_type) && c.state.failed().is_none()
+}
+
+/// Whether the grid, reading the cell's text, tells rightly whether it is a number: then the
+/// comm leaves `number` out.
+fn text_tells_number<C>(c: &CellRecord<C>) -> bool {
+    holds_number(c) == reads_as_number(&c.summary)
 }
 
 /// Whether a value of this type (as `value_type` names it) is a number: Python's and numpy's
